@@ -1,0 +1,60 @@
+// swift-tools-version:6.0
+// swift-deepspeech: DeepSpeech-family speech-to-text inference in Swift.
+//
+// Audio flows through the targets in this order (each depends only on earlier ones):
+//   SpeechAudio -> SpeechFeatures -> SpeechModels (weights from SpeechCheckpoints,
+//   kernels from SpeechNumerics) -> SpeechDecoding -> DeepSpeech (public API) -> deepspeech (CLI)
+// The underscored targets are system-library shims for Debian's -dev packages, not API.
+import PackageDescription
+
+let package = Package(
+    name: "swift-deepspeech",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "DeepSpeech", targets: ["DeepSpeech"]),
+        .executable(name: "deepspeech", targets: ["deepspeech"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C shims (Debian: libopenblas-dev, libfftw3-dev, libsndfile1-dev).
+        .systemLibrary(name: "_CBLAS", path: "Sources/_CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "_CFFTW", path: "Sources/_CFFTW", pkgConfig: "fftw3",
+                       providers: [.apt(["libfftw3-dev"])]),
+        .systemLibrary(name: "_CSndFile", path: "Sources/_CSndFile", pkgConfig: "sndfile",
+                       providers: [.apt(["libsndfile1-dev"])]),
+
+        // 1. Audio in: decode files, downmix, resample.
+        .target(name: "SpeechAudio", dependencies: ["_CSndFile"]),
+        // 2. Features: spectrogram, mel filterbank, MFCC, context windows.
+        .target(name: "SpeechFeatures", dependencies: ["_CFFTW"]),
+        // Numerics used by the models: BLAS wrappers, int8 hybrid kernels, activations.
+        .target(name: "SpeechNumerics", dependencies: ["_CBLAS"]),
+        // Checkpoint readers: named tensors from .tflite (FlatBuffers) files.
+        .target(name: "SpeechCheckpoints"),
+        // 3. Typed acoustic models: immutable weights + per-stream state, forward pass.
+        .target(name: "SpeechModels", dependencies: ["SpeechNumerics", "SpeechCheckpoints"]),
+        // 4. Decoding: alphabet, greedy CTC, prefix beam search, candidate metadata.
+        .target(name: "SpeechDecoding"),
+        // 5. Public API (umbrella): load a model, transcribe samples or files.
+        .target(name: "DeepSpeech",
+                dependencies: ["SpeechAudio", "SpeechFeatures", "SpeechModels", "SpeechDecoding"]),
+        // 6. Command-line client.
+        .executableTarget(name: "deepspeech", dependencies: [
+            "DeepSpeech", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // Benchmarks live outside Sources/ and are not a dependency of anything.
+        .executableTarget(name: "DeepSpeechBenchmark", dependencies: ["DeepSpeech"],
+                          path: "Benchmarks/DeepSpeechBenchmark"),
+
+        .testTarget(name: "SpeechAudioTests", dependencies: ["SpeechAudio"]),
+        .testTarget(name: "SpeechFeaturesTests", dependencies: ["SpeechFeatures"]),
+        .testTarget(name: "SpeechCheckpointsTests", dependencies: ["SpeechCheckpoints"]),
+        .testTarget(name: "SpeechModelsTests", dependencies: ["SpeechModels"]),
+        .testTarget(name: "SpeechDecodingTests", dependencies: ["SpeechDecoding"]),
+        .testTarget(name: "DeepSpeechTests", dependencies: ["DeepSpeech"]),
+    ]
+)

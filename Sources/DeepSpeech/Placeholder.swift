@@ -1,0 +1,1 @@
+// DeepSpeech: placeholder until its first file lands.

@@ -1,0 +1,1 @@
+// SpeechAudio: placeholder until its first file lands.

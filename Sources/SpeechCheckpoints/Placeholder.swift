@@ -1,0 +1,1 @@
+// SpeechCheckpoints: placeholder until its first file lands.

@@ -1,0 +1,1 @@
+// SpeechDecoding: placeholder until its first file lands.

@@ -1,0 +1,1 @@
+// SpeechFeatures: placeholder until its first file lands.

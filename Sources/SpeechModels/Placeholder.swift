@@ -1,0 +1,1 @@
+// SpeechModels: placeholder until its first file lands.

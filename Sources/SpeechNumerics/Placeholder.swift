@@ -1,0 +1,1 @@
+// SpeechNumerics: placeholder until its first file lands.

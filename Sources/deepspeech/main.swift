@@ -1,0 +1,1 @@
+print("deepspeech: not built yet")
