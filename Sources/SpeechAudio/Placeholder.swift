@@ -1,1 +1,0 @@
-// SpeechAudio: placeholder until its first file lands.

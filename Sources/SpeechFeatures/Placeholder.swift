@@ -1,1 +1,0 @@
-// SpeechFeatures: placeholder until its first file lands.

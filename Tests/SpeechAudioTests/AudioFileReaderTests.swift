@@ -1,0 +1,80 @@
+import Foundation
+import XCTest
+@testable import SpeechAudio
+
+final class AudioFileReaderTests: XCTestCase {
+    static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    func testPCM16SamplesAreExactlyInt16Over32768() throws {
+        let values: [Int16] = [0, 1, -1, 32767, -32768, 12345, -54, 7]
+        let path = try WAVWriter.temporaryFile(WAVWriter.pcm16(values, sampleRate: 16000), name: "exact.wav")
+        let audio = try AudioFileReader.read(path: path)
+        XCTAssertTrue(audio.isPCM16)
+        XCTAssertEqual(audio.sampleRate, 16000)
+        XCTAssertEqual(audio.samples, values.map { Float($0) * (1.0 / 32768.0) })
+        // 16 kHz mono input to a 16 kHz model passes through untouched.
+        XCTAssertEqual(ModelInput.monoSamples(audio, sampleRate: 16000), audio.samples)
+    }
+
+    func testStereoFloatIsDownmixedAndResampled() throws {
+        // 0.5 s of a 440 Hz tone at 44.1 kHz, left and right at different levels.
+        let rate = 44100, n = rate / 2
+        var interleaved: [Float] = []
+        for i in 0..<n {
+            let s = Float(sin(2 * Double.pi * 440 * Double(i) / Double(rate)))
+            interleaved.append(0.6 * s); interleaved.append(0.2 * s)
+        }
+        let path = try WAVWriter.temporaryFile(WAVWriter.float32(interleaved, sampleRate: rate, channels: 2), name: "stereo.wav")
+        let audio = try AudioFileReader.read(path: path)
+        XCTAssertEqual(audio.channels, 2)
+        XCTAssertFalse(audio.isPCM16)
+        let mono = ModelInput.monoSamples(audio, sampleRate: 16000)
+        XCTAssertEqual(mono.count, 8000)
+        // Mean of the channels has amplitude 0.4; check away from the edges.
+        let peak = mono[1000..<7000].map { abs($0) }.max()!
+        XCTAssertEqual(peak, 0.4, accuracy: 0.002)
+    }
+
+    func testEveryBadInputGetsAOneLineErrorNamingTheFile() throws {
+        let cases: [(String, Data, String)] = [
+            ("empty.wav", Data(), "empty"),
+            ("text.wav", Data("hello, this is not audio at all\n".utf8), "not an audio file"),
+            ("model.wav", Data([0x1c, 0, 0, 0] + Array("TFL3".utf8) + [UInt8](repeating: 0, count: 64)), "TensorFlow Lite model"),
+            ("scorer.wav", Data(Array("mmap lm http://kheafield.com/code".utf8) + [UInt8](repeating: 0, count: 64)), "--scorer"),
+            ("truncated.wav", WAVWriter.pcm16([Int16](repeating: 100, count: 1000), sampleRate: 16000).prefix(600), "truncated"),
+            ("header-only.wav", WAVWriter.pcm16([], sampleRate: 16000), "no samples"),
+            ("short-riff.wav", Data(Array("RIFF".utf8) + [0, 0, 0, 0] + Array("WAVE".utf8)), "truncated"),
+        ]
+        for (name, data, expected) in cases {
+            let path = try WAVWriter.temporaryFile(data, name: name)
+            XCTAssertThrowsError(try AudioFileReader.read(path: path), name) { error in
+                let message = "\(error)"
+                XCTAssertTrue(message.contains(path), "\(name): \(message)")
+                XCTAssertTrue(message.contains(expected), "\(name): \(message)")
+                XCTAssertFalse(message.contains("\n"), "\(name): \(message)")
+            }
+        }
+        XCTAssertThrowsError(try AudioFileReader.read(path: "/nonexistent/file.wav")) { error in
+            XCTAssertTrue("\(error)".contains("/nonexistent/file.wav"))
+        }
+        XCTAssertThrowsError(try AudioFileReader.read(path: NSTemporaryDirectory())) { error in
+            XCTAssertTrue("\(error)".contains("directory"))
+        }
+    }
+
+    func testRealClipsInOtherFormatsDecode() throws {
+        let data = URL(fileURLWithPath: "/work/shared/data/deepspeech-smoke-test")
+        let base = Self.repoRoot.appendingPathComponent("../shared/data/deepspeech-smoke-test").standardized
+        let dir = FileManager.default.fileExists(atPath: base.path) ? base : data
+        let reference = try AudioFileReader.read(path: dir.appendingPathComponent("LDC93S1.wav").path)
+        XCTAssertEqual(reference.sampleRate, 16000)
+        for (name, rate, channels) in [("LDC93S1_pcms16le_1_8000.wav", 8000, 1), ("LDC93S1_pcms16le_2_44100.wav", 44100, 2)] {
+            let audio = try AudioFileReader.read(path: dir.appendingPathComponent(name).path)
+            XCTAssertEqual(audio.sampleRate, rate)
+            XCTAssertEqual(audio.channels, channels)
+            let mono = ModelInput.monoSamples(audio, sampleRate: 16000)
+            // Same utterance, so the same length at 16 kHz within one output sample per input rate step.
+            XCTAssertEqual(Double(mono.count), Double(reference.samples.count), accuracy: 16000.0 / Double(rate) + 2)
+        }
+    }
+}
