@@ -50,11 +50,13 @@ let package = Package(
         .executableTarget(name: "DeepSpeechBenchmark", dependencies: ["DeepSpeech"],
                           path: "Benchmarks/DeepSpeechBenchmark"),
 
-        .testTarget(name: "SpeechAudioTests", dependencies: ["SpeechAudio"]),
-        .testTarget(name: "SpeechFeaturesTests", dependencies: ["SpeechFeatures"]),
-        .testTarget(name: "SpeechCheckpointsTests", dependencies: ["SpeechCheckpoints"]),
-        .testTarget(name: "SpeechModelsTests", dependencies: ["SpeechModels"]),
-        .testTarget(name: "SpeechDecodingTests", dependencies: ["SpeechDecoding"]),
-        .testTarget(name: "DeepSpeechTests", dependencies: ["DeepSpeech"]),
+        // Shared by the test targets: .npy reader, fixture paths, difference helpers.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "SpeechAudioTests", dependencies: ["SpeechAudio", "TestSupport"]),
+        .testTarget(name: "SpeechFeaturesTests", dependencies: ["SpeechFeatures", "SpeechAudio", "TestSupport"]),
+        .testTarget(name: "SpeechCheckpointsTests", dependencies: ["SpeechCheckpoints", "TestSupport"]),
+        .testTarget(name: "SpeechModelsTests", dependencies: ["SpeechModels", "TestSupport"]),
+        .testTarget(name: "SpeechDecodingTests", dependencies: ["SpeechDecoding", "TestSupport"]),
+        .testTarget(name: "DeepSpeechTests", dependencies: ["DeepSpeech", "TestSupport"]),
     ]
 )

@@ -1,5 +1,5 @@
 import Foundation
-import _CSndFile
+internal import _CSndFile
 
 /// Decoded audio as it came out of the file: interleaved frames, before any conversion.
 public struct DecodedAudio: Sendable {

@@ -1,5 +1,5 @@
 import Foundation
-import _CFFTW
+internal import _CFFTW
 
 /// One frame of TensorFlow's `AudioSpectrogram` kernel with `magnitude_squared = true`:
 /// periodic Hann window, real FFT of length `NextPowerOfTwo(windowLength)` (zero-padded),
