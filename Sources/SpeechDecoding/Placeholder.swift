@@ -1,1 +1,0 @@
-// SpeechDecoding: placeholder until its first file lands.
