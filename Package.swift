@@ -7,6 +7,16 @@
 // The underscored targets are system-library shims for Debian's -dev packages, not API.
 import PackageDescription
 
+// The int8 kernels are built for Haswell-class x86 (AVX2, FMA; every x86 server CPU since 2013) so LLVM
+// can use 256-bit widening multiply-adds. Set SWIFT_DEEPSPEECH_BASELINE_CPU=1 when building for
+// an older CPU; the results are identical, only slower.
+#if arch(x86_64)
+let kernelFlags: [SwiftSetting] = Context.environment["SWIFT_DEEPSPEECH_BASELINE_CPU"] == nil
+    ? [.unsafeFlags(["-target-cpu", "haswell"])] : []
+#else
+let kernelFlags: [SwiftSetting] = []
+#endif
+
 let package = Package(
     name: "swift-deepspeech",
     platforms: [.macOS(.v13)],
@@ -31,7 +41,7 @@ let package = Package(
         // 2. Features: spectrogram, mel filterbank, MFCC, context windows.
         .target(name: "SpeechFeatures", dependencies: ["_CFFTW"]),
         // Numerics used by the models: BLAS wrappers, int8 hybrid kernels, activations.
-        .target(name: "SpeechNumerics", dependencies: ["_CBLAS"]),
+        .target(name: "SpeechNumerics", dependencies: ["_CBLAS"], swiftSettings: kernelFlags),
         // Checkpoint readers: named tensors from .tflite (FlatBuffers) files.
         .target(name: "SpeechCheckpoints"),
         // 3. Typed acoustic models: immutable weights + per-stream state, forward pass.

@@ -1,1 +1,0 @@
-// SpeechCheckpoints: placeholder until its first file lands.

@@ -1,0 +1,174 @@
+import Foundation
+import SpeechCheckpoints
+import SpeechNumerics
+
+/// Sizes of a DeepSpeech 0.7–0.9 / Coqui STT 1.x acoustic model, read from the file.
+public struct DeepSpeechHyperparameters: Sendable, Codable, Equatable {
+    /// MFCC coefficients per frame (26).
+    public var nInput: Int
+    /// Frames of context on each side of a time step (9, so windows of 19 frames).
+    public var nContext: Int
+    /// Width of the dense layers (2048 in released models).
+    public var nHidden: Int
+    /// LSTM cell size (equal to nHidden in released models).
+    public var nCell: Int
+    /// Output classes: alphabet size + 1 (the CTC blank, last).
+    public var nClasses: Int
+    /// Time steps per batch the graph was exported with (16).
+    public var nSteps: Int
+    /// Upper clip of the clipped ReLU layers (20).
+    public var reluClip: Float
+    /// Values in one time step's input window, `(2·nContext + 1) · nInput`.
+    public var windowSize: Int { (2 * nContext + 1) * nInput }
+}
+
+/// The `metadata_*` values exported with the model.
+public struct DeepSpeechModelMetadata: Sendable, Codable, Equatable {
+    public var graphVersion: Int
+    public var sampleRate: Int
+    public var featureWindowMilliseconds: Int
+    public var featureStepMilliseconds: Int
+    public var beamWidth: Int
+    /// The serialized alphabet (see `Alphabet(serialized:)`).
+    public var alphabetBytes: [UInt8]
+    /// `metadata_language`, when exported.
+    public var language: String?
+}
+
+/// A DeepSpeech acoustic model: immutable weights, shareable between threads; every stream
+/// keeps its own `DeepSpeechState`.
+///
+/// The forward pass for a batch of time steps, each a window of 19 MFCC frames:
+/// ```
+/// x  [steps][494]
+/// h1 = min(relu(x  · W1ᵀ + b1), 20)        W1 [2048][494]
+/// h2 = min(relu(h1 · W2ᵀ + b2), 20)        W2 [2048][2048]
+/// h3 = min(relu(h2 · W3ᵀ + b3), 20)        W3 [2048][2048]
+/// per step t (LSTM, forget bias 0, gates i, j, f, o):
+///     z = [h3_t ; h] · Wlᵀ + bl            Wl [8192][4096]
+///     c = σ(f)·c + σ(i)·tanh(j);  h = σ(o)·tanh(c);  h4_t = h
+/// h5 = min(relu(h4 · W5ᵀ + b5), 20)        W5 [2048][2048]
+/// p  = softmax(h5 · W6ᵀ + b6)              W6 [classes][2048]
+/// ```
+/// (sizes for released models; read from the file). Every row is independent except through
+/// the LSTM state, so the result does not depend on how steps are batched.
+public final class DeepSpeechModel: Sendable {
+    public let path: String
+    public let precision: Precision
+    public let hyperparameters: DeepSpeechHyperparameters
+    public let metadata: DeepSpeechModelMetadata
+
+    let layer1: DenseLayer   // [nHidden][windowSize]
+    let layer2: DenseLayer   // [nHidden][nHidden]
+    let layer3: DenseLayer   // [nHidden][nHidden]
+    let lstm: DenseLayer     // [4·nCell][nHidden + nCell], gates i, j, f, o
+    let layer5: DenseLayer   // [nHidden][nCell]
+    let layer6: DenseLayer   // [nClasses][nHidden]
+
+    /// The oldest graph version the reference clients accept.
+    public static let minimumGraphVersion = 6
+
+    public init(path: String, precision: Precision = .int8Hybrid) throws {
+        let file = try TFLiteModelFile(path: path)
+        let binder = WeightBinder(file: file, precision: precision)
+        self.path = path
+        metadata = try binder.metadata()
+        guard metadata.graphVersion >= Self.minimumGraphVersion else {
+            throw ModelFileError(path: path, problem: "graph version \(metadata.graphVersion) is older than \(Self.minimumGraphVersion) (DeepSpeech 0.7); export the model again with a newer DeepSpeech/Coqui training release")
+        }
+        let layers = try binder.layers()
+        (layer1, layer2, layer3, lstm, layer5, layer6) = layers
+        hyperparameters = try binder.hyperparameters(layer1: layers.0, lstm: layers.3, layer6: layers.5)
+        self.precision = binder.effectivePrecision
+    }
+
+    public var parameterCount: Int { [layer1, layer2, layer3, lstm, layer5, layer6].reduce(0) { $0 + $1.parameterCount } }
+
+    /// Fresh per-stream state: zero LSTM state and every scratch buffer, allocated once.
+    public func makeState() -> DeepSpeechState { DeepSpeechState(hyperparameters) }
+
+    /// Runs `steps` time steps (`windows`: `[steps][windowSize]`, frame-major as the native
+    /// client lays them out) and writes `[steps][nClasses]` probabilities. Any number of
+    /// steps: they are processed in batches of `nSteps`, carrying the LSTM state in `state`.
+    public func forward(windows: UnsafeBufferPointer<Float>, steps: Int, state: inout DeepSpeechState,
+                        probabilities: UnsafeMutableBufferPointer<Float>) {
+        let h = hyperparameters
+        precondition(windows.count >= steps * h.windowSize && probabilities.count >= steps * h.nClasses)
+        var done = 0
+        while done < steps {
+            let rows = min(h.nSteps, steps - done)
+            forwardBatch(windows.baseAddress! + done * h.windowSize, rows: rows, state: &state,
+                         probabilities: probabilities.baseAddress! + done * h.nClasses)
+            done += rows
+        }
+    }
+
+    private func forwardBatch(_ x: UnsafePointer<Float>, rows: Int, state s: inout DeepSpeechState,
+                              probabilities: UnsafeMutablePointer<Float>) {
+        let h = hyperparameters
+        let clip = h.reluClip, hidden = h.nHidden, cell = h.nCell
+        s.a.withUnsafeMutableBufferPointer { a in
+        s.b.withUnsafeMutableBufferPointer { b in
+            let a = a.baseAddress!, b = b.baseAddress!
+            // Dense layers 1–3: clipped ReLU.
+            layer1.apply(x, rows: rows, into: a, scratch: &s.quantization)
+            Activations.clippedReLU(a, count: rows * hidden, clip: clip)
+            layer2.apply(a, rows: rows, into: b, scratch: &s.quantization)
+            Activations.clippedReLU(b, count: rows * hidden, clip: clip)
+            layer3.apply(b, rows: rows, into: a, scratch: &s.quantization)
+            Activations.clippedReLU(a, count: rows * hidden, clip: clip)
+
+            // LSTM, one step at a time: z = [x_t ; h] · Wᵀ + bias, gates i, j, f, o.
+            s.lstmInput.withUnsafeMutableBufferPointer { xh in
+            s.gates.withUnsafeMutableBufferPointer { z in
+            s.c.withUnsafeMutableBufferPointer { c in
+            s.h.withUnsafeMutableBufferPointer { hState in
+                for t in 0..<rows {
+                    for k in 0..<hidden { xh[k] = a[t * hidden + k] }
+                    for k in 0..<cell { xh[hidden + k] = hState[k] }
+                    lstm.apply(xh.baseAddress!, rows: 1, into: z.baseAddress!, scratch: &s.quantization)
+                    for k in 0..<cell {
+                        let i = Activations.sigmoid(z[k])
+                        let j = Activations.tanh(z[cell + k])
+                        let f = Activations.sigmoid(z[2 * cell + k])
+                        let o = Activations.sigmoid(z[3 * cell + k])
+                        let forget = f * c[k]
+                        let input = i * j
+                        c[k] = forget + input
+                        hState[k] = o * Activations.tanh(c[k])
+                        b[t * cell + k] = hState[k]
+                    }
+                }
+            }}}}
+
+            // Dense layer 5 (clipped ReLU), output layer 6, softmax.
+            layer5.apply(b, rows: rows, into: a, scratch: &s.quantization)
+            Activations.clippedReLU(a, count: rows * hidden, clip: clip)
+            layer6.apply(a, rows: rows, into: probabilities, scratch: &s.quantization)
+            for t in 0..<rows { Activations.softmax(probabilities + t * h.nClasses, count: h.nClasses) }
+        }}
+    }
+}
+
+/// Per-stream state of a `DeepSpeechModel`: the LSTM's c and h, and scratch buffers sized for
+/// one batch, allocated once.
+public struct DeepSpeechState: Sendable {
+    public internal(set) var c: [Float]
+    public internal(set) var h: [Float]
+    var a: [Float]
+    var b: [Float]
+    var lstmInput: [Float]
+    var gates: [Float]
+    var quantization: HybridFullyConnected.Scratch
+
+    init(_ p: DeepSpeechHyperparameters) {
+        c = [Float](repeating: 0, count: p.nCell)
+        h = [Float](repeating: 0, count: p.nCell)
+        let width = max(p.nHidden, p.nCell, p.nClasses)
+        a = [Float](repeating: 0, count: p.nSteps * width)
+        b = [Float](repeating: 0, count: p.nSteps * width)
+        lstmInput = [Float](repeating: 0, count: p.nHidden + p.nCell)
+        gates = [Float](repeating: 0, count: 4 * p.nCell)
+        quantization = HybridFullyConnected.Scratch(maxRows: p.nSteps, columns: max(p.windowSize, p.nHidden + p.nCell, p.nHidden))
+    }
+}

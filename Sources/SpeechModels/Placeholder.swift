@@ -1,1 +1,0 @@
-// SpeechModels: placeholder until its first file lands.

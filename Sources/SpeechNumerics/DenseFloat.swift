@@ -1,0 +1,28 @@
+internal import _CBLAS
+
+/// Float fully-connected layer on BLAS: `y = x · Wᵀ + b` with `W` stored `[units][inputs]`
+/// (TFLite's layout), for the dequantized-float option and all-float models.
+public struct DenseFloatMatrix: Sendable {
+    public let rows: Int
+    public let columns: Int
+    /// `[rows][columns]`, row-major.
+    public let values: [Float]
+
+    public init(rows: Int, columns: Int, values: [Float]) {
+        precondition(values.count == rows * columns, "expected \(rows)×\(columns) values, got \(values.count)")
+        self.rows = rows
+        self.columns = columns
+        self.values = values
+    }
+
+    /// - Parameters: input `[batch][columns]`, output `[batch][rows]`, bias `[rows]` or empty.
+    public func apply(bias: [Float], input: UnsafePointer<Float>, batch: Int, output: UnsafeMutablePointer<Float>) {
+        for b in 0..<batch {
+            for u in 0..<rows { output[b * rows + u] = bias.isEmpty ? 0 : bias[u] }
+        }
+        values.withUnsafeBufferPointer { w in
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(batch), Int32(rows), Int32(columns),
+                        1, input, Int32(columns), w.baseAddress, Int32(columns), 1, output, Int32(rows))
+        }
+    }
+}

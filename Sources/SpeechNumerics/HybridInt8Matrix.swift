@@ -1,0 +1,121 @@
+/// A weight matrix stored as symmetric int8 with one scale, as TensorFlow Lite's converter
+/// writes dynamic-range ("hybrid") quantized FULLY_CONNECTED weights: `w ≈ scale · q`.
+public struct HybridInt8Matrix: Sendable {
+    /// Output units (rows).
+    public let rows: Int
+    /// Inputs per unit (columns).
+    public let columns: Int
+    /// `[rows][columns]`, row-major.
+    public let values: [Int8]
+    public let scale: Float
+
+    public init(rows: Int, columns: Int, values: [Int8], scale: Float) {
+        precondition(values.count == rows * columns, "expected \(rows)×\(columns) values, got \(values.count)")
+        self.rows = rows
+        self.columns = columns
+        self.values = values
+        self.scale = scale
+    }
+
+    /// `scale · q` as float, `[rows][columns]`.
+    public func dequantized() -> [Float] { values.map { Float($0) * scale } }
+}
+
+/// TensorFlow Lite's hybrid fully-connected kernel (FULLY_CONNECTED version 3, symmetric
+/// inputs), bit for bit:
+///
+/// ```
+/// for each input row b:
+///     range = max(|min(x_b)|, |max(x_b)|)
+///     range == 0: q = 0, s_in = 1
+///     else:       s_in = range / 127,  q_i = clamp(round(x_i · (127 / range)), −127, 127)
+///                 (round half away from zero; all in float)
+///     y_bu = bias_u + Float(Σ_i W_ui · q_i) · (s_in · scale)    (the sum is exact int32)
+/// ```
+/// A whole input of zeros skips the product (the output is the bias), as TFLite does.
+public enum HybridFullyConnected {
+    /// Scratch for one call: the quantized input rows.
+    public struct Scratch: Sendable {
+        var quantized: [Int8]
+        var scales: [Float]
+        public init(maxRows: Int, columns: Int) {
+            quantized = [Int8](repeating: 0, count: maxRows * columns)
+            scales = [Float](repeating: 0, count: maxRows)
+        }
+    }
+
+    /// - Parameters:
+    ///   - input: `[rows][weights.columns]`
+    ///   - bias: `[weights.rows]` or empty
+    ///   - output: `[rows][weights.rows]`
+    public static func apply(_ weights: HybridInt8Matrix, bias: [Float], input: UnsafePointer<Float>, rows: Int,
+                             output: UnsafeMutablePointer<Float>, scratch: inout Scratch) {
+        let n = weights.columns, units = weights.rows
+        precondition(scratch.scales.count >= rows && scratch.quantized.count >= rows * n)
+        for b in 0..<rows {
+            for u in 0..<units { output[b * units + u] = bias.isEmpty ? 0 : bias[u] }
+        }
+        var allZero = true
+        for i in 0..<(rows * n) where input[i] != 0 { allZero = false; break }
+        if allZero { return }
+
+        scratch.quantized.withUnsafeMutableBufferPointer { q in
+            for b in 0..<rows {
+                scratch.scales[b] = quantizeRow(input + b * n, count: n, into: q.baseAddress! + b * n) * weights.scale
+            }
+        }
+        weights.values.withUnsafeBufferPointer { w in
+            scratch.quantized.withUnsafeBufferPointer { q in
+                for u in 0..<units {
+                    let row = w.baseAddress! + u * n
+                    for b in 0..<rows {
+                        let dot = Int8Dot.dot(row, q.baseAddress! + b * n, count: n)
+                        output[b * units + u] += Float(dot) * scratch.scales[b]
+                    }
+                }
+            }
+        }
+    }
+
+    /// Symmetric per-row quantization; returns the row's scale (`range / 127`, or 1 for a
+    /// zero row).
+    @inline(__always)
+    static func quantizeRow(_ x: UnsafePointer<Float>, count: Int, into q: UnsafeMutablePointer<Int8>) -> Float {
+        var low = x[0], high = x[0]
+        for i in 1..<count { low = min(low, x[i]); high = max(high, x[i]) }
+        let range = max(abs(low), abs(high))
+        if range == 0 {
+            for i in 0..<count { q[i] = 0 }
+            return 1
+        }
+        let inverse: Float = 127 / range
+        for i in 0..<count {
+            let v = Int32((x[i] * inverse).rounded(.toNearestOrAwayFromZero))
+            q[i] = Int8(min(127, max(-127, v)))
+        }
+        return range / 127
+    }
+}
+
+/// Exact int8 dot products with int32 accumulation.
+public enum Int8Dot {
+    /// `Σ a_i · b_i` for int8 vectors, accumulated exactly in int32 (a sum of 2³¹ / 127² ≈ 133 000
+    /// products cannot overflow). Written as a plain loop over 64-element blocks with
+    /// independent partial sums so that LLVM vectorises it (pmaddwd-style widening multiply-add).
+    @inline(__always)
+    public static func dot(_ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, count: Int) -> Int32 {
+        var sum: Int32 = 0
+        var i = 0
+        while i + 64 <= count {
+            var block: Int32 = 0
+            for k in 0..<64 { block &+= Int32(truncatingIfNeeded: a[i + k]) &* Int32(truncatingIfNeeded: b[i + k]) }
+            sum &+= block
+            i += 64
+        }
+        while i < count {
+            sum &+= Int32(truncatingIfNeeded: a[i]) &* Int32(truncatingIfNeeded: b[i])
+            i += 1
+        }
+        return sum
+    }
+}

@@ -1,1 +1,0 @@
-// SpeechNumerics: placeholder until its first file lands.
