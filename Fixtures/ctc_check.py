@@ -9,7 +9,7 @@ float32 like the C++ (float fields, float log_sum_exp); the probabilities are th
 `logits` values widened to double, then cast back to float as get_pruned_emissions does.
 
 It decodes Fixtures/reference/litert/<clip>.probs.npy and compares text, token timesteps and
-confidence with Fixtures/reference/peers/<config>.json. If the LiteRT probabilities equal what
+confidence with Fixtures/reference/peers/{stt,deepspeech}-beam<B>-c3.json (whichever exist). If the LiteRT probabilities equal what
 libstt computed, the results match exactly (up to float ties); a mismatch points at the numerics
 (e.g. libstt's XNNPACK build) or the streaming reproduction.
 
@@ -159,29 +159,36 @@ def main():
     clips = a.clips or sorted(f[:-len(".probs.npy")] + ".wav" for f in os.listdir(a.litert) if f.endswith(".probs.npy"))
     report = {}
     for beam in a.beam or [1]:
-        peer = json.load(open(os.path.join(a.peers, f"stt-beam{beam}-c3.json"), encoding="utf-8"))
-        print(f"== beam {beam}: Python port of the STT 1.4 decoder on LiteRT probs vs libstt (stt-beam{beam}-c3.json)")
+        peers = {}
+        for engine in ("stt", "deepspeech"):
+            p = os.path.join(a.peers, f"{engine}-beam{beam}-c3.json")
+            if os.path.exists(p):
+                peers[engine] = json.load(open(p, encoding="utf-8"))
+        print(f"== beam {beam}: Python port of the STT 1.4 decoder on LiteRT probs vs {', '.join(peers)}")
         for clip in clips:
             probs = np.load(os.path.join(a.litert, clip[:-4] + ".probs.npy"))
             mine = decode(probs, beam)
-            ref = peer[clip]["candidates"]
-            rows = []
-            for k in range(min(len(mine), len(ref))):
-                text = "".join(labels[i] for i in mine[k]["tokens"])
-                same_text = text == ref[k]["text"]
-                same_ts = mine[k]["timesteps"] == [tok["timestep"] for tok in ref[k]["tokens"]]
-                dconf = mine[k]["confidence"] - ref[k]["confidence"]
-                rows.append({"candidate": k, "text_equal": same_text, "timesteps_equal": same_ts,
-                             "confidence": mine[k]["confidence"], "peer_confidence": ref[k]["confidence"],
-                             "confidence_diff": dconf, "text": text, "peer_text": ref[k]["text"]})
-            report.setdefault(f"beam{beam}", {})[clip] = rows
-            r0 = rows[0]
-            flag = "OK " if r0["text_equal"] and r0["timesteps_equal"] else "DIFF"
-            print(f"  {flag} {clip:12s} top-1 text {'=' if r0['text_equal'] else '!='} timesteps {'=' if r0['timesteps_equal'] else '!='} "
-                  f"confidence {r0['confidence']:.4f} vs {r0['peer_confidence']:.4f} (diff {r0['confidence_diff']:+.2e}); "
-                  f"top-{len(rows)} texts equal: {sum(r['text_equal'] for r in rows)}/{len(rows)}")
-            if not r0["text_equal"]:
-                print(f"       python: {r0['text']}\n       libstt: {r0['peer_text']}")
+            for engine, peer in peers.items():
+                if clip not in peer:
+                    continue
+                ref = peer[clip]["candidates"]
+                rows = []
+                for k in range(min(len(mine), len(ref))):
+                    text = "".join(labels[i] for i in mine[k]["tokens"])
+                    rows.append({"candidate": k, "text_equal": text == ref[k]["text"],
+                                 "timesteps_equal": mine[k]["timesteps"] == [tok["timestep"] for tok in ref[k]["tokens"]],
+                                 "confidence": mine[k]["confidence"], "peer_confidence": ref[k]["confidence"],
+                                 "confidence_diff": mine[k]["confidence"] - ref[k]["confidence"],
+                                 "text": text, "peer_text": ref[k]["text"]})
+                report.setdefault(f"beam{beam}", {}).setdefault(engine, {})[clip] = rows
+                r0 = rows[0]
+                flag = "OK  " if r0["text_equal"] and r0["timesteps_equal"] else "DIFF"
+                print(f"  {flag} {engine:10s} {clip:12s} top-1 text {'=' if r0['text_equal'] else '!='} "
+                      f"timesteps {'=' if r0['timesteps_equal'] else '!='} confidence {r0['confidence']:.4f} vs "
+                      f"{r0['peer_confidence']:.4f} (diff {r0['confidence_diff']:+.2e}); "
+                      f"top-{len(rows)} texts equal: {sum(r['text_equal'] for r in rows)}/{len(rows)}", flush=True)
+                if not r0["text_equal"]:
+                    print(f"       python: {r0['text']}\n       {engine}: {r0['peer_text']}")
     if a.json:
         with open(a.json, "w", encoding="utf-8") as f:
             json.dump(report, f, ensure_ascii=False, indent=1)
