@@ -28,7 +28,8 @@ that the cut model gives bit-identical MFCCs to the full model on a few windows.
 Writes (float32 little-endian .npy) under Fixtures/reference/litert/:
   <clip>.mfcc.npy            [frames, 26] every MFCC frame the model computed, tail frame included,
                              zero context frames excluded (not kept for long-hy.wav: size)
-  <clip>.probs.npy           [steps, 41] softmax output per time step (steps == frames)
+  <clip>.probs.npy           [steps, 41] softmax output per time step (steps == frames); clips:
+                             hy-01..hy-12, long-hy, noise-2s
   layers/hy-01.*.npy         per-layer activations for the first 32 time steps (2 batches)
   model-info.json            metadata values, alphabet, geometry, every FULLY_CONNECTED op
   summary.json               per clip: frames, greedy-argmax transcript of the probs
@@ -373,7 +374,8 @@ def main():
         json.dump(info, f, ensure_ascii=False, indent=1)
         f.write("\n")
 
-    clips = sorted(glob.glob(os.path.join(a.clips, "hy-[0-9][0-9].wav"))) + [os.path.join(a.clips, "long-hy.wav")]
+    clips = sorted(glob.glob(os.path.join(a.clips, "hy-[0-9][0-9].wav"))) + [
+        os.path.join(a.clips, "long-hy.wav"), os.path.join(a.clips, "noise-2s.wav")]
     peers = {}
     for name in ("stt-beam500-c3.json", "stt-beam1-c3.json"):
         p = os.path.join(a.peers, name)
