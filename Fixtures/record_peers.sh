@@ -5,6 +5,7 @@
 #   stt-beam500-c3.json        Coqui STT 1.4.0, beam width from model metadata (500), 3 candidates
 #   stt-beam1-c3.json          Coqui STT 1.4.0, --beam-width 1, 3 candidates
 #   deepspeech-beam500-c3.json Mozilla DeepSpeech 0.9.3, beam width from metadata (500), 3 candidates
+#   deepspeech-beam1-c3.json   Mozilla DeepSpeech 0.9.3, --beam-width 1, 3 candidates
 #   stt-converted-formats.json Coqui STT 1.4.0, beam 500, 3 candidates, on sox-converted 16 kHz mono
 #                              16-bit copies of hy-01-44k-stereo-float.wav and hy-02-8k.wav
 #
@@ -63,6 +64,7 @@ run_peer() { # out-name, peer args...
 run_peer stt-beam500-c3.json --engine stt --candidates 3
 run_peer stt-beam1-c3.json --engine stt --beam-width 1 --candidates 3
 run_peer deepspeech-beam500-c3.json --engine deepspeech --candidates 3
+run_peer deepspeech-beam1-c3.json --engine deepspeech --beam-width 1 --candidates 3
 
 # The two other-format clips, converted to what the engines accept.
 conv=$tmp/conv
