@@ -19,13 +19,24 @@ func argument(_ name: String) -> String? {
     return args[i + 1]
 }
 
+/// Re-runs this benchmark under `taskset -c 0` (once), so it and the reference engine it
+/// starts are both confined to one core.
 func pinToOneCore() {
-    #if os(Linux)
-    var set = cpu_set_t()
-    withUnsafeMutableBytes(of: &set) { $0.initializeMemory(as: UInt8.self, repeating: 0) }
-    withUnsafeMutableBytes(of: &set) { $0[0] = 1 }   // CPU 0
-    _ = sched_setaffinity(0, MemoryLayout<cpu_set_t>.size, &set)
-    #endif
+    guard ProcessInfo.processInfo.environment["DS_BENCH_PINNED"] == nil else { return }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/taskset")
+    process.arguments = ["-c", "0", Bundle.main.executablePath ?? CommandLine.arguments[0]] + CommandLine.arguments.dropFirst()
+    var environment = ProcessInfo.processInfo.environment
+    environment["DS_BENCH_PINNED"] = "1"
+    environment["OPENBLAS_NUM_THREADS"] = "1"
+    process.environment = environment
+    do {
+        try process.run()
+        process.waitUntilExit()
+        exit(process.terminationStatus)
+    } catch {
+        print("benchmark: cannot run taskset (\(error)); timing without pinning")
+    }
 }
 
 func cpuDescription() -> String {
@@ -37,9 +48,9 @@ func cpuDescription() -> String {
     return "\(model); features: \(wanted.filter(flags.contains).joined(separator: " "))"
 }
 
-func peakRSSMegabytes(_ who: Int32) -> Double {
+func peakRSSMegabytes(children: Bool) -> Double {
     var usage = rusage()
-    getrusage(who, &usage)
+    getrusage(children ? RUSAGE_CHILDREN.rawValue : RUSAGE_SELF.rawValue, &usage)
     return Double(usage.ru_maxrss) / 1024   // ru_maxrss is in KiB on Linux
 }
 
@@ -75,7 +86,7 @@ for run in 1...max(1, repeats) {
     if best == nil || t.total < best!.timings.total { best = result }
 }
 let ours = best!
-let ourRSS = peakRSSMegabytes(RUSAGE_SELF)
+let ourRSS = peakRSSMegabytes(children: false)
 let ourRTF = ours.timings.total / audioSeconds
 
 var peerLine = "reference engine: skipped (--no-peer)"
@@ -92,7 +103,7 @@ if !CommandLine.arguments.contains("--no-peer") {
         try process.run()
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        let peerRSS = peakRSSMegabytes(RUSAGE_CHILDREN)
+        let peerRSS = peakRSSMegabytes(children: true)
         if process.terminationStatus == 0,
            let object = try JSONSerialization.jsonObject(with: data) as? [String: Any],
            let seconds = object["seconds"] as? Double {

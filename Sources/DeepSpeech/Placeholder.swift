@@ -1,1 +1,0 @@
-// DeepSpeech: placeholder until its first file lands.

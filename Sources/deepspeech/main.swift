@@ -1,1 +1,0 @@
-print("deepspeech: not built yet")

@@ -1,0 +1,92 @@
+import Foundation
+import XCTest
+import DeepSpeech
+import TestSupport
+
+/// End to end, file to candidates, against Coqui STT 1.4.0 on the released model
+/// (`Fixtures/reference/peers/*.json`, recorded by Fixtures/record_peers.sh).
+///
+/// Required: the same text for every candidate, token timesteps identical, confidence within
+/// 1e-3 relative. Clips: hy-01 … hy-12 and the 50 s long clip.
+final class ReferenceEngineParityTests: XCTestCase {
+    static let model: SpeechModel? = try? SpeechModel(path: Fixtures.releasedModelPath())
+
+    func loadModel() throws -> SpeechModel {
+        if let model = Self.model { return model }
+        return try SpeechModel(path: Fixtures.releasedModelPath())   // rethrows the reason
+    }
+
+    struct PeerCandidate { var text: String; var confidence: Double; var timesteps: [Int] }
+
+    func peerCandidates(_ file: String) throws -> [String: [PeerCandidate]] {
+        let object = try XCTUnwrap(Fixtures.json("peers/\(file)") as? [String: [String: Any]])
+        return try object.mapValues { clip in
+            let candidates = try XCTUnwrap(clip["candidates"] as? [[String: Any]])
+            return try candidates.map { c in
+                let tokens = try XCTUnwrap(c["tokens"] as? [[String: Any]])
+                return PeerCandidate(text: try XCTUnwrap(c["text"] as? String),
+                                     confidence: try XCTUnwrap(c["confidence"] as? Double),
+                                     timesteps: tokens.map { ($0["timestep"] as? Int) ?? -1 })
+            }
+        }
+    }
+
+    func compare(referenceFile: String, beamWidth: Int?, clips: [String]) throws {
+        let model = try loadModel()
+        let reference = try peerCandidates(referenceFile)
+        var textMatches = 0, total = 0
+        var worstConfidence = 0.0
+        for clip in clips {
+            let expected = try XCTUnwrap(reference[clip], "no reference for \(clip)")
+            let result = try model.transcribe(file: Fixtures.clips.appendingPathComponent(clip).path,
+                                              options: DecodingOptions(beamWidth: beamWidth, candidates: expected.count))
+            XCTAssertEqual(result.candidates.count, expected.count, clip)
+            for (i, (ours, theirs)) in zip(result.candidates, expected).enumerated() {
+                total += 1
+                if ours.text == theirs.text { textMatches += 1 }
+                XCTAssertEqual(ours.text, theirs.text, "\(clip) candidate \(i)")
+                XCTAssertEqual(ours.tokens.map(\.timestep), theirs.timesteps, "\(clip) candidate \(i) timesteps")
+                let relative = abs(ours.confidence - theirs.confidence) / abs(theirs.confidence)
+                worstConfidence = max(worstConfidence, relative)
+                XCTAssertLessThanOrEqual(relative, 1e-3, "\(clip) candidate \(i): confidence \(ours.confidence) vs \(theirs.confidence)")
+            }
+        }
+        print("\(referenceFile): \(textMatches)/\(total) candidate texts identical; worst confidence relative difference \(worstConfidence)")
+    }
+
+    func testBeam500ThreeCandidates() throws {
+        try compare(referenceFile: "stt-beam500-c3.json", beamWidth: nil, clips: Fixtures.clipNames + ["long-hy.wav"])
+    }
+
+    func testBeam1ThreeCandidates() throws {
+        try compare(referenceFile: "stt-beam1-c3.json", beamWidth: 1, clips: Fixtures.clipNames + ["long-hy.wav"])
+    }
+
+    /// A 44.1 kHz stereo float WAV and an 8 kHz WAV transcribe without manual conversion.
+    /// The reference engine needs 16 kHz mono, so its transcripts come from sox-converted
+    /// copies; our resampler is not sox's, so only the text is compared, and both must stay
+    /// close to the 16 kHz original.
+    func testOtherFormatsTranscribeWithoutConversion() throws {
+        let model = try loadModel()
+        let reference = try XCTUnwrap(Fixtures.json("peers/stt-converted-formats.json") as? [String: [String: Any]])
+        for clip in ["hy-01-44k-stereo-float.wav", "hy-02-8k.wav"] {
+            let result = try model.transcribe(file: Fixtures.clips.appendingPathComponent(clip).path)
+            let expected = try XCTUnwrap(reference[clip]?["text"] as? String)
+            let distance = editDistance(Array(result.text), Array(expected))
+            print("\(clip): ours \"\(result.text)\" vs Coqui on sox-converted audio \"\(expected)\" (edit distance \(distance))")
+            XCTAssertLessThanOrEqual(Double(distance), Double(expected.count) * 0.15, clip)
+        }
+    }
+
+    func editDistance(_ a: [Character], _ b: [Character]) -> Int {
+        var previous = Array(0...b.count)
+        for i in 1...max(1, a.count) where !a.isEmpty {
+            var current = [i] + [Int](repeating: 0, count: b.count)
+            for j in 1...max(1, b.count) where !b.isEmpty {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return a.isEmpty ? b.count : previous[b.count]
+    }
+}
