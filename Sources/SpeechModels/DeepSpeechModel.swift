@@ -90,33 +90,44 @@ public final class DeepSpeechModel: Sendable {
     /// Runs `steps` time steps (`windows`: `[steps][windowSize]`, frame-major as the native
     /// client lays them out) and writes `[steps][nClasses]` probabilities. Any number of
     /// steps: they are processed in batches of `nSteps`, carrying the LSTM state in `state`.
+    /// Receives each layer's output for a batch: the layer name (`layer_1`, `layer_2`,
+    /// `layer_3`, `lstm_h`, `lstm_c` (one step at a time), `layer_5`, `layer_6` (raw logits),
+    /// `probabilities`), the values `[rows][width]` and the row count.
+    public typealias ActivationObserver = (_ layer: String, _ values: UnsafeBufferPointer<Float>, _ rows: Int) -> Void
+
     public func forward(windows: UnsafeBufferPointer<Float>, steps: Int, state: inout DeepSpeechState,
-                        probabilities: UnsafeMutableBufferPointer<Float>) {
+                        probabilities: UnsafeMutableBufferPointer<Float>, observer: ActivationObserver? = nil) {
         let h = hyperparameters
         precondition(windows.count >= steps * h.windowSize && probabilities.count >= steps * h.nClasses)
         var done = 0
         while done < steps {
             let rows = min(h.nSteps, steps - done)
             forwardBatch(windows.baseAddress! + done * h.windowSize, rows: rows, state: &state,
-                         probabilities: probabilities.baseAddress! + done * h.nClasses)
+                         probabilities: probabilities.baseAddress! + done * h.nClasses, observer: observer)
             done += rows
         }
     }
 
     private func forwardBatch(_ x: UnsafePointer<Float>, rows: Int, state s: inout DeepSpeechState,
-                              probabilities: UnsafeMutablePointer<Float>) {
+                              probabilities: UnsafeMutablePointer<Float>, observer: ActivationObserver?) {
         let h = hyperparameters
         let clip = h.reluClip, hidden = h.nHidden, cell = h.nCell
+        func observe(_ name: String, _ values: UnsafePointer<Float>, _ count: Int, _ n: Int) {
+            observer?(name, UnsafeBufferPointer(start: values, count: count * n), n)
+        }
         s.a.withUnsafeMutableBufferPointer { a in
         s.b.withUnsafeMutableBufferPointer { b in
             let a = a.baseAddress!, b = b.baseAddress!
             // Dense layers 1–3: clipped ReLU.
             layer1.apply(x, rows: rows, into: a, scratch: &s.quantization)
             Activations.clippedReLU(a, count: rows * hidden, clip: clip)
+            observe("layer_1", a, hidden, rows)
             layer2.apply(a, rows: rows, into: b, scratch: &s.quantization)
             Activations.clippedReLU(b, count: rows * hidden, clip: clip)
+            observe("layer_2", b, hidden, rows)
             layer3.apply(b, rows: rows, into: a, scratch: &s.quantization)
             Activations.clippedReLU(a, count: rows * hidden, clip: clip)
+            observe("layer_3", a, hidden, rows)
 
             // LSTM, one step at a time: z = [x_t ; h] · Wᵀ + bias, gates i, j, f, o.
             s.lstmInput.withUnsafeMutableBufferPointer { xh in
@@ -138,14 +149,19 @@ public final class DeepSpeechModel: Sendable {
                         hState[k] = o * Activations.tanh(c[k])
                         b[t * cell + k] = hState[k]
                     }
+                    observe("lstm_c", c.baseAddress!, cell, 1)
                 }
             }}}}
+            observe("lstm_h", b, cell, rows)
 
             // Dense layer 5 (clipped ReLU), output layer 6, softmax.
             layer5.apply(b, rows: rows, into: a, scratch: &s.quantization)
             Activations.clippedReLU(a, count: rows * hidden, clip: clip)
+            observe("layer_5", a, hidden, rows)
             layer6.apply(a, rows: rows, into: probabilities, scratch: &s.quantization)
+            observe("layer_6", probabilities, h.nClasses, rows)
             for t in 0..<rows { Activations.softmax(probabilities + t * h.nClasses, count: h.nClasses) }
+            observe("probabilities", probabilities, h.nClasses, rows)
         }}
     }
 }
