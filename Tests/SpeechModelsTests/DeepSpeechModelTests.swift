@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 import TestSupport
 @testable import SpeechModels
+import SpeechNumerics
 
 /// The released model against LiteRT (TFLite's builtin kernels, no delegates) on the first 32
 /// time steps of hy-01, layer by layer (Fixtures/record_litert.py).
