@@ -115,8 +115,14 @@ public final class DeepSpeechModel: Sendable {
         func observe(_ name: String, _ values: UnsafePointer<Float>, _ count: Int, _ n: Int) {
             observer?(name, UnsafeBufferPointer(start: values, count: count * n), n)
         }
-        s.a.withUnsafeMutableBufferPointer { a in
-        s.b.withUnsafeMutableBufferPointer { b in
+        // The two activation buffers are moved out of the state (no copy) so the LSTM below
+        // can take the state inout while they are in use.
+        var bufferA: [Float] = [], bufferB: [Float] = []
+        swap(&bufferA, &s.a)
+        swap(&bufferB, &s.b)
+        defer { swap(&bufferA, &s.a); swap(&bufferB, &s.b) }
+        bufferA.withUnsafeMutableBufferPointer { a in
+        bufferB.withUnsafeMutableBufferPointer { b in
             let a = a.baseAddress!, b = b.baseAddress!
             // Dense layers 1–3: clipped ReLU.
             layer1.apply(x, rows: rows, into: a, scratch: &s.quantization)
@@ -129,29 +135,8 @@ public final class DeepSpeechModel: Sendable {
             Activations.clippedReLU(a, count: rows * hidden, clip: clip)
             observe("layer_3", a, hidden, rows)
 
-            // LSTM, one step at a time: z = [x_t ; h] · Wᵀ + bias, gates i, j, f, o.
-            s.lstmInput.withUnsafeMutableBufferPointer { xh in
-            s.gates.withUnsafeMutableBufferPointer { z in
-            s.c.withUnsafeMutableBufferPointer { c in
-            s.h.withUnsafeMutableBufferPointer { hState in
-                for t in 0..<rows {
-                    for k in 0..<hidden { xh[k] = a[t * hidden + k] }
-                    for k in 0..<cell { xh[hidden + k] = hState[k] }
-                    lstm.apply(xh.baseAddress!, rows: 1, into: z.baseAddress!, scratch: &s.quantization)
-                    for k in 0..<cell {
-                        let i = Activations.sigmoid(z[k])
-                        let j = Activations.tanh(z[cell + k])
-                        let f = Activations.sigmoid(z[2 * cell + k])
-                        let o = Activations.sigmoid(z[3 * cell + k])
-                        let forget = f * c[k]
-                        let input = i * j
-                        c[k] = forget + input
-                        hState[k] = o * Activations.tanh(c[k])
-                        b[t * cell + k] = hState[k]
-                    }
-                    observe("lstm_c", c.baseAddress!, cell, 1)
-                }
-            }}}}
+            // LSTM: z = [x_t ; h] · Wᵀ + bias per step, gates i, j, f, o.
+            lstmSteps(input: a, rows: rows, output: b, state: &s, observe: observe)
             observe("lstm_h", b, cell, rows)
 
             // Dense layer 5 (clipped ReLU), output layer 6, softmax.
@@ -166,6 +151,72 @@ public final class DeepSpeechModel: Sendable {
     }
 }
 
+extension DeepSpeechModel {
+    /// The LSTM over `rows` steps: input `[rows][nHidden]`, output h `[rows][nCell]`.
+    ///
+    /// TFLite quantizes each `[x_t ; h]` row as a whole, so x_t's int8 values depend on h
+    /// through the row's range. But |h| ≤ 1 (σ·tanh) while x_t is a clipped ReLU output, so
+    /// whenever max(x_t) ≥ 1 the range is max(x_t) alone: then x_t's share of every gate's
+    /// integer dot product is known before the recurrence and is computed for the whole batch
+    /// at once (each weight row read once for 16 steps), leaving only the h half sequential.
+    /// Integer sums split exactly, so this is bit-identical to the one-row kernel, which still
+    /// handles the rare steps with max(x_t) < 1.
+    func lstmSteps(input a: UnsafeMutablePointer<Float>, rows: Int, output b: UnsafeMutablePointer<Float>,
+                   state s: inout DeepSpeechState, observe: (String, UnsafePointer<Float>, Int, Int) -> Void) {
+        let hidden = hyperparameters.nHidden, cell = hyperparameters.nCell, gates = 4 * cell
+        let split: HybridInt8Matrix?
+        if case .hybrid(let w) = lstm.weights { split = w } else { split = nil }
+        s.lstmInput.withUnsafeMutableBufferPointer { xh in
+        s.gates.withUnsafeMutableBufferPointer { z in
+        s.c.withUnsafeMutableBufferPointer { c in
+        s.h.withUnsafeMutableBufferPointer { hState in
+        s.quantizedInput.withUnsafeMutableBufferPointer { qx in
+        s.quantizedState.withUnsafeMutableBufferPointer { qh in
+        s.inputProducts.withUnsafeMutableBufferPointer { dx in
+        s.stateProducts.withUnsafeMutableBufferPointer { dh in
+            // x halves of the dot products for every step whose range x alone decides.
+            var ranges = [Float](repeating: 0, count: rows)
+            if let w = split {
+                for t in 0..<rows {
+                    var m: Float = 0
+                    for k in 0..<hidden { m = max(m, a[t * hidden + k]) }
+                    ranges[t] = m
+                    if m >= 1 { HybridFullyConnected.quantize(a + t * hidden, count: hidden, range: m, into: qx.baseAddress! + t * hidden) }
+                }
+                HybridFullyConnected.integerProducts(w, columns: 0..<hidden, quantized: qx.baseAddress!, rowStride: hidden,
+                                                     rows: rows, into: dx.baseAddress!)
+            }
+            for t in 0..<rows {
+                if let w = split, ranges[t] >= 1 {
+                    HybridFullyConnected.quantize(hState.baseAddress!, count: cell, range: ranges[t], into: qh.baseAddress!)
+                    HybridFullyConnected.integerProducts(w, columns: hidden..<(hidden + cell), quantized: qh.baseAddress!,
+                                                         rowStride: cell, rows: 1, into: dh.baseAddress!)
+                    let scale = (ranges[t] / 127) * w.scale
+                    for u in 0..<gates {
+                        z[u] = (lstm.bias.isEmpty ? 0 : lstm.bias[u]) + Float(dx[t * gates + u] &+ dh[u]) * scale
+                    }
+                } else {
+                    for k in 0..<hidden { xh[k] = a[t * hidden + k] }
+                    for k in 0..<cell { xh[hidden + k] = hState[k] }
+                    lstm.apply(xh.baseAddress!, rows: 1, into: z.baseAddress!, scratch: &s.quantization)
+                }
+                for k in 0..<cell {
+                    let i = Activations.sigmoid(z[k])
+                    let j = Activations.tanh(z[cell + k])
+                    let f = Activations.sigmoid(z[2 * cell + k])
+                    let o = Activations.sigmoid(z[3 * cell + k])
+                    let forget = f * c[k]
+                    let input = i * j
+                    c[k] = forget + input
+                    hState[k] = o * Activations.tanh(c[k])
+                    b[t * cell + k] = hState[k]
+                }
+                observe("lstm_c", c.baseAddress!, cell, 1)
+            }
+        }}}}}}}}
+    }
+}
+
 /// Per-stream state of a `DeepSpeechModel`: the LSTM's c and h, and scratch buffers sized for
 /// one batch, allocated once.
 public struct DeepSpeechState: Sendable {
@@ -176,6 +227,10 @@ public struct DeepSpeechState: Sendable {
     var lstmInput: [Float]
     var gates: [Float]
     var quantization: HybridFullyConnected.Scratch
+    var quantizedInput: [Int8]      // [nSteps][nHidden]
+    var quantizedState: [Int8]      // [nCell]
+    var inputProducts: [Int32]      // [nSteps][4·nCell]
+    var stateProducts: [Int32]      // [4·nCell]
 
     init(_ p: DeepSpeechHyperparameters) {
         c = [Float](repeating: 0, count: p.nCell)
@@ -186,5 +241,9 @@ public struct DeepSpeechState: Sendable {
         lstmInput = [Float](repeating: 0, count: p.nHidden + p.nCell)
         gates = [Float](repeating: 0, count: 4 * p.nCell)
         quantization = HybridFullyConnected.Scratch(maxRows: p.nSteps, columns: max(p.windowSize, p.nHidden + p.nCell, p.nHidden))
+        quantizedInput = [Int8](repeating: 0, count: p.nSteps * p.nHidden)
+        quantizedState = [Int8](repeating: 0, count: p.nCell)
+        inputProducts = [Int32](repeating: 0, count: p.nSteps * 4 * p.nCell)
+        stateProducts = [Int32](repeating: 0, count: 4 * p.nCell)
     }
 }

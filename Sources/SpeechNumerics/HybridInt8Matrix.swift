@@ -77,6 +77,29 @@ public enum HybridFullyConnected {
         }
     }
 
+    /// `out[r][u] = Σ_{i ∈ columns} W[u][i] · q[r][i]` for `rows` quantized rows (stride
+    /// `rowStride`), exact in int32. Each weight row is loaded once for all input rows.
+    public static func integerProducts(_ weights: HybridInt8Matrix, columns: Range<Int>, quantized: UnsafePointer<Int8>,
+                                       rowStride: Int, rows: Int, into out: UnsafeMutablePointer<Int32>) {
+        let units = weights.rows, n = columns.count
+        weights.values.withUnsafeBufferPointer { w in
+            for u in 0..<units {
+                let row = w.baseAddress! + u * weights.columns + columns.lowerBound
+                for r in 0..<rows { out[r * units + u] = Int8Dot.dot(row, quantized + r * rowStride, count: n) }
+            }
+        }
+    }
+
+    /// Quantizes `count` values with a given `range` (TFLite's rounding and clamping).
+    @inline(__always)
+    public static func quantize(_ x: UnsafePointer<Float>, count: Int, range: Float, into q: UnsafeMutablePointer<Int8>) {
+        let inverse: Float = 127 / range
+        for i in 0..<count {
+            let v = Int32((x[i] * inverse).rounded(.toNearestOrAwayFromZero))
+            q[i] = Int8(min(127, max(-127, v)))
+        }
+    }
+
     /// Symmetric per-row quantization; returns the row's scale (`range / 127`, or 1 for a
     /// zero row).
     @inline(__always)
@@ -88,11 +111,7 @@ public enum HybridFullyConnected {
             for i in 0..<count { q[i] = 0 }
             return 1
         }
-        let inverse: Float = 127 / range
-        for i in 0..<count {
-            let v = Int32((x[i] * inverse).rounded(.toNearestOrAwayFromZero))
-            q[i] = Int8(min(127, max(-127, v)))
-        }
+        quantize(x, count: count, range: range, into: q)
         return range / 127
     }
 }
