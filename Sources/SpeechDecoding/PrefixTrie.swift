@@ -170,12 +170,12 @@ struct TimestepTree: Sendable {
     }
     private(set) var nodes = [Node(parent: -1, value: -1)]
 
+    /// Within one frame every new timestep is that frame's index, and children are added at
+    /// the front, so only the newest child can already hold `value`: O(1), however long a
+    /// prefix has lived.
     mutating func child(of parent: Int32, value: Int32) -> Int32 {
-        var c = nodes[Int(parent)].firstChild
-        while c != -1 {
-            if nodes[Int(c)].value == value { return c }
-            c = nodes[Int(c)].nextSibling
-        }
+        let newest = nodes[Int(parent)].firstChild
+        if newest != -1 && nodes[Int(newest)].value == value { return newest }
         let index = Int32(nodes.count)
         nodes.append(Node(parent: parent, value: value, firstChild: -1, nextSibling: nodes[Int(parent)].firstChild))
         nodes[Int(parent)].firstChild = index
