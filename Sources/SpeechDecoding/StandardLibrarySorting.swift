@@ -6,9 +6,9 @@
 /// the next frame — which changes float rounding and token timesteps. Reproducing the exact
 /// algorithms (introselect / introsort with median-of-three pivots and insertion sort below 3
 /// or 16 elements) makes equal inputs give the reference's exact outputs.
-enum StandardLibrarySorting {
+public enum StandardLibrarySorting {
     /// `std::sort(a.begin(), a.end(), less)`.
-    static func sort<T>(_ a: inout [T], by less: (T, T) -> Bool) {
+    public static func sort<T>(_ a: inout [T], by less: (T, T) -> Bool) {
         let n = a.count
         guard n > 1 else { return }
         introsortLoop(&a, 0, n, 2 * floorLog2(n), less)
@@ -16,7 +16,7 @@ enum StandardLibrarySorting {
     }
 
     /// `std::nth_element(a.begin(), a.begin() + nth, a.end(), less)`.
-    static func nthElement<T>(_ a: inout [T], _ nth: Int, by less: (T, T) -> Bool) {
+    public static func nthElement<T>(_ a: inout [T], _ nth: Int, by less: (T, T) -> Bool) {
         var first = 0, last = a.count
         guard first != last, nth != last else { return }
         var depthLimit = 2 * floorLog2(last - first)

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
-@testable import SpeechAudio
+import SpeechAudio
+import TestSupport
 
 final class AudioFileReaderTests: XCTestCase {
     static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -76,5 +77,31 @@ final class AudioFileReaderTests: XCTestCase {
             // Same utterance, so the same length at 16 kHz within one output sample per input rate step.
             XCTAssertEqual(Double(mono.count), Double(reference.samples.count), accuracy: 16000.0 / Double(rate) + 2)
         }
+    }
+}
+
+final class CompressedFormatTests: XCTestCase {
+    /// FLAC is lossless: the decoded samples equal the WAV's exactly. OGG/Vorbis is lossy: the
+    /// decoded signal must stay within −18 dB of the original (error energy / signal energy;
+    /// Vorbis quality 5 on this clip measures −22.7 dB, a wrong decode or misalignment gives ≥ 0).
+    func testFLACAndOggVorbisDecode() throws {
+        let wav = try AudioFileReader.read(path: Fixtures.clips.appendingPathComponent("hy-03.wav").path)
+        let flac = try AudioFileReader.read(path: Fixtures.clips.appendingPathComponent("hy-03.flac").path)
+        XCTAssertTrue(flac.formatDescription.contains("FLAC"), flac.formatDescription)
+        XCTAssertTrue(flac.isPCM16)
+        XCTAssertEqual(flac.samples, wav.samples)
+
+        let original = try AudioFileReader.read(path: Fixtures.clips.appendingPathComponent("hy-04.wav").path)
+        let ogg = try AudioFileReader.read(path: Fixtures.clips.appendingPathComponent("hy-04.ogg").path)
+        XCTAssertTrue(ogg.formatDescription.contains("OGG"), ogg.formatDescription)
+        XCTAssertEqual(ogg.sampleRate, 16000)
+        let n = min(ogg.samples.count, original.samples.count)
+        XCTAssertLessThanOrEqual(abs(ogg.samples.count - original.samples.count), 1024)
+        var signal = 0.0, error = 0.0
+        for i in 0..<n {
+            signal += Double(original.samples[i] * original.samples[i])
+            error += Double((ogg.samples[i] - original.samples[i]) * (ogg.samples[i] - original.samples[i]))
+        }
+        XCTAssertLessThan(10 * log10(error / signal), -18)
     }
 }

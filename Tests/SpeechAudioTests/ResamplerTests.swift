@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import SpeechAudio
+import SpeechAudio
 
 /// Frequency response of `Resampler` measured with pure tones: the amplitude of a passband tone
 /// must survive within ±0.001 dB, and a tone above 1.05 × the output Nyquist frequency must

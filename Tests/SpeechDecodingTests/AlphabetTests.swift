@@ -1,7 +1,7 @@
 import Foundation
 import XCTest
 import TestSupport
-@testable import SpeechDecoding
+import SpeechDecoding
 
 final class AlphabetTests: XCTestCase {
     func testSerializedRoundTripAndOutOfOrderEntries() throws {

@@ -1,7 +1,7 @@
 import Foundation
 import XCTest
 import TestSupport
-@testable import SpeechDecoding
+import SpeechDecoding
 
 final class PrefixBeamSearchTests: XCTestCase {
     func decode(_ rows: [[Float]], beam: Int, candidates: Int = 3, chunk: Int? = nil) -> [CandidateTranscript] {

@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 import SpeechAudio
 import TestSupport
-@testable import SpeechFeatures
+import SpeechFeatures
 
 final class FeatureExtractorTests: XCTestCase {
     let extractor = FeatureExtractor()

@@ -1,7 +1,7 @@
 import Foundation
 import XCTest
 import TestSupport
-@testable import SpeechModels
+import SpeechModels
 import SpeechNumerics
 
 /// The released model against LiteRT (TFLite's builtin kernels, no delegates) on the first 32
