@@ -73,7 +73,7 @@ final class CommandLineTests: XCTestCase {
     func testErrorsAreOneLineOnStderrWithNothingOnStdout() throws {
         let model = try Fixtures.releasedModelPath()
         let cases: [([String], String)] = [
-            (["--model", "/work/shared/data/deepspeech-smoke-test/pruned_lm.scorer", "--audio", "Fixtures/clips/hy-01.wav"], "scorer"),
+            (["--model", Fixtures.sharedData.appendingPathComponent("deepspeech-smoke-test/pruned_lm.scorer").path, "--audio", "Fixtures/clips/hy-01.wav"], "scorer"),
             (["--model", "Fixtures/clips/hy-01.wav", "--audio", "Fixtures/clips/hy-01.wav"], "audio"),
             (["--model", model, "--audio", "/nonexistent.wav"], "/nonexistent.wav"),
             (["--model", model, "--audio", "Package.swift"], "Package.swift"),

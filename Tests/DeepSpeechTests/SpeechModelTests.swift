@@ -30,7 +30,7 @@ final class SpeechModelTests: XCTestCase {
 
     func testWrongFilesAsModelGetClearErrors() throws {
         let cases: [(String, String)] = [
-            ("/work/shared/data/deepspeech-smoke-test/pruned_lm.scorer", "scorer"),
+            (Fixtures.sharedData.appendingPathComponent("deepspeech-smoke-test/pruned_lm.scorer").path, "scorer"),
             (Fixtures.clips.appendingPathComponent("hy-01.wav").path, "audio"),
             ("/nonexistent/model.tflite", "/nonexistent/model.tflite"),
         ]

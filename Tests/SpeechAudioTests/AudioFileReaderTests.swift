@@ -4,7 +4,6 @@ import SpeechAudio
 import TestSupport
 
 final class AudioFileReaderTests: XCTestCase {
-    static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     func testPCM16SamplesAreExactlyInt16Over32768() throws {
         let values: [Int16] = [0, 1, -1, 32767, -32768, 12345, -54, 7]
@@ -64,9 +63,7 @@ final class AudioFileReaderTests: XCTestCase {
     }
 
     func testRealClipsInOtherFormatsDecode() throws {
-        let data = URL(fileURLWithPath: "/work/shared/data/deepspeech-smoke-test")
-        let base = Self.repoRoot.appendingPathComponent("../shared/data/deepspeech-smoke-test").standardized
-        let dir = FileManager.default.fileExists(atPath: base.path) ? base : data
+        let dir = Fixtures.sharedData.appendingPathComponent("deepspeech-smoke-test")
         let reference = try AudioFileReader.read(path: dir.appendingPathComponent("LDC93S1.wav").path)
         XCTAssertEqual(reference.sampleRate, 16000)
         for (name, rate, channels) in [("LDC93S1_pcms16le_1_8000.wav", 8000, 1), ("LDC93S1_pcms16le_2_44100.wav", 44100, 2)] {

@@ -41,7 +41,7 @@ final class AlphabetTests: XCTestCase {
         let text = "# comment\r\n \r\na\rb\n\n\\#\nc\r\n"
         XCTAssertEqual(try Alphabet(text: text).labels, [" ", "a", "b", "#", "c"])
         XCTAssertThrowsError(try Alphabet(text: "# only a comment\n"))
-        let english = try Alphabet(contentsOf: URL(fileURLWithPath: "/work/shared/data/deepspeech-smoke-test/alphabet.txt"))
+        let english = try Alphabet(contentsOf: Fixtures.sharedData.appendingPathComponent("deepspeech-smoke-test/alphabet.txt"))
         XCTAssertEqual(english.size, 28)
         XCTAssertEqual(english.labels[0], " ")
         XCTAssertEqual(english.labels[27], "'")

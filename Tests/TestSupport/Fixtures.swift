@@ -9,6 +9,13 @@ public enum Fixtures {
     public static func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
 
     public static let clips = root.appendingPathComponent("Fixtures/clips")
+
+    /// `shared/data` of the workspace (real test data from public sources), beside the
+    /// checkout as CI lays it out.
+    public static var sharedData: URL {
+        let beside = root.appendingPathComponent("../shared/data").standardized
+        return FileManager.default.fileExists(atPath: beside.path) ? beside : URL(fileURLWithPath: "/work/shared/data")
+    }
     public static let reference = root.appendingPathComponent("Fixtures/reference")
 
     /// The 16 kHz test clips hy-01 … hy-12, in order.
