@@ -80,7 +80,7 @@ print(String(format: "audio: %@, %.2f s", audioPath, audioSeconds))
 
 var best: Transcription? = nil
 for run in 1...max(1, repeats) {
-    let result = model.transcribeWithMetadata(samples)
+    let result = try! model.transcribeWithMetadata(samples)   // default options are valid
     let t = result.timings
     print(String(format: "  run %d: %.3f s (features %.3f, acoustic model %.3f, decoding %.3f)", run, t.total, t.features, t.acousticModel, t.decoding))
     if best == nil || t.total < best!.timings.total { best = result }

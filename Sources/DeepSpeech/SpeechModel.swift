@@ -56,18 +56,20 @@ public final class SpeechModel: Sendable {
 
     /// A new stream for feeding audio incrementally. One-shot transcription is a stream fed
     /// everything at once, so both give identical results.
-    public func makeStream(options: DecodingOptions = DecodingOptions()) -> SpeechStream {
-        SpeechStream(model: self, options: options)
+    /// - Throws: `PrefixBeamSearchError` when the options are impossible (beam width < 1, …).
+    public func makeStream(options: DecodingOptions = DecodingOptions()) throws -> SpeechStream {
+        try SpeechStream(model: self, options: options)
     }
 
     /// The best transcript of mono samples at `sampleRate` (floats in [-1, 1)).
     public func transcribe(_ samples: [Float]) -> String {
-        transcribeWithMetadata(samples).text
+        // The default options are always valid.
+        (try? transcribeWithMetadata(samples).text) ?? ""
     }
 
     /// Candidates with tokens, timings and confidence for mono samples at `sampleRate`.
-    public func transcribeWithMetadata(_ samples: [Float], options: DecodingOptions = DecodingOptions()) -> Transcription {
-        var stream = makeStream(options: options)
+    public func transcribeWithMetadata(_ samples: [Float], options: DecodingOptions = DecodingOptions()) throws -> Transcription {
+        var stream = try makeStream(options: options)
         stream.feed(samples)
         return stream.finish()
     }
@@ -78,7 +80,7 @@ public final class SpeechModel: Sendable {
         let start = DispatchTime.now()
         let samples = try ModelInput.load(path: path, sampleRate: sampleRate)
         let audioSeconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
-        var result = transcribeWithMetadata(samples, options: options)
+        var result = try transcribeWithMetadata(samples, options: options)
         result.timings.audio = audioSeconds
         return result
     }

@@ -32,7 +32,8 @@ public struct SpeechStream: Sendable {
     private var timings = StageTimings()
     private var samplesFed = 0
 
-    init(model: SpeechModel, options: DecodingOptions) {
+    /// - Throws: `PrefixBeamSearchError` for impossible options (beam width < 1, …).
+    init(model: SpeechModel, options: DecodingOptions) throws {
         self.model = model
         self.options = options
         let h = model.acoustic.hyperparameters
@@ -45,8 +46,8 @@ public struct SpeechStream: Sendable {
         probabilities = [Float](repeating: 0, count: h.nSteps * h.nClasses)
         featureScratch = model.features.makeScratch()
         state = model.acoustic.makeState()
-        decoder = PrefixBeamSearch(classCount: h.nClasses, beamWidth: max(1, options.beamWidth ?? model.defaultBeamWidth),
-                                   cutoffTopN: options.cutoffTopN, cutoffProbability: options.cutoffProbability)
+        decoder = try PrefixBeamSearch(classCount: h.nClasses, beamWidth: options.beamWidth ?? model.defaultBeamWidth,
+                                       cutoffTopN: options.cutoffTopN, cutoffProbability: options.cutoffProbability)
     }
 
     /// Feeds mono samples at the model's rate. Any chunk size works, including 0 and 1.
@@ -86,11 +87,15 @@ public struct SpeechStream: Sendable {
 
     private mutating func computeFrame(sampleCount: Int) {
         let start = DispatchTime.now()
+        let features = model.features
+        var scratch = FeatureExtractor.Scratch.empty
+        swap(&scratch, &featureScratch)          // moved, not copied, so it can be passed inout
         window.withUnsafeBufferPointer { w in
             frame.withUnsafeMutableBufferPointer { f in
-                model.features.frame(UnsafeBufferPointer(rebasing: w[0..<sampleCount]), into: f, scratch: &featureScratch)
+                features.frame(UnsafeBufferPointer(rebasing: w[0..<sampleCount]), into: f, scratch: &scratch)
             }
         }
+        swap(&scratch, &featureScratch)
         timings.features += DispatchTime.secondsSince(start)
         pushFrame()
     }
@@ -115,11 +120,15 @@ public struct SpeechStream: Sendable {
         let steps = batchFill
         let classes = model.acoustic.hyperparameters.nClasses
         let start = DispatchTime.now()
+        let acoustic = model.acoustic
+        var modelState = acoustic.makeEmptyState()
+        swap(&modelState, &state)                // moved, not copied, so it can be passed inout
         batch.withUnsafeBufferPointer { b in
             probabilities.withUnsafeMutableBufferPointer { p in
-                model.acoustic.forward(windows: b, steps: steps, state: &state, probabilities: p)
+                acoustic.forward(windows: b, steps: steps, state: &modelState, probabilities: p)
             }
         }
+        swap(&modelState, &state)
         let modelDone = DispatchTime.now()
         timings.acousticModel += DispatchTime.secondsSince(start)
         probabilities.withUnsafeBufferPointer { p in

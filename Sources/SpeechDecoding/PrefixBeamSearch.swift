@@ -1,150 +1,143 @@
-import Foundation
-
-/// CTC prefix beam search, computed exactly as the reference engines' decoder
-/// (ds_ctcdecoder's `DecoderState`, DeepSpeech 0.9 / Coqui STT 1.x) does without a language
-/// model, and incremental: `next` consumes new frames as they arrive, `decode` reads the
-/// current best candidates without changing the state.
+/// CTC prefix beam search, equivalent to Coqui STT 1.4.0's `DecoderState` (`init` / `next` /
+/// `decode`) without a language model, including its float arithmetic and tie-breaking, so that
+/// transcripts, timesteps and confidences match the native client's.
 ///
-/// Per frame (all scores are `Float` natural logs, −FLT_MAX standing for log 0):
-/// 1. Until some frame has blank probability below 0.999 the frames are skipped entirely
-///    (they still count for timesteps).
-/// 2. The frame's classes are taken in index order, or — when there are more than
-///    `cutoffTopN` classes or `cutoffProbability` < 1 — sorted by probability (GNU
-///    `std::sort`, so ties fall as in the reference), and cut at cumulative probability
-///    `cutoffProbability` or `cutoffTopN` classes only when `cutoffProbability` < 1.
-///    Each gets `ln(p + FLT_MIN)`.
-/// 3. For each class (outer loop) and each prefix in the beam (inner loop): a blank extends
-///    the prefix's blank score; its own last label extends its label score (a repeat) and,
-///    after a blank, also starts a new copy of the label; any other label extends into the
-///    child prefix. A child's timestep is set whenever a new path beats its label score.
-/// 4. All live prefixes are collected in post-order and, above `beamWidth`, pruned with GNU
-///    `std::nth_element` (score descending, then smaller label first).
+/// Feed probabilities frame by frame or in chunks with ``next(probabilities:frames:)``; the result
+/// does not depend on how frames are split into calls. ``decode(candidates:)`` can be called at
+/// any time (for intermediate results) and does not change the state.
+///
+/// Behaviour worth knowing:
+/// - **Delayed start.** Frames are skipped (but counted) until the first frame whose blank
+///   probability is below 0.999. If that never happens the only candidate is the empty
+///   transcript with confidence 0.
+/// - **Class order.** Each frame's classes are visited in class-id order, or in probability
+///   order when `cutoffTopN < classCount` or `cutoffProbability < 1` (see
+///   ``PrunedLogProbabilities``). With the native client's `cutoffTopN` of 40, a model with 41
+///   or more classes is therefore searched in probability order.
+/// - **Arithmetic.** Scores are `Float`; impossible paths score `-Float.greatestFiniteMagnitude`
+///   (as the reference's `-FLT_MAX`), class log-probabilities are `logf(p + FLT_MIN)`.
+/// - **Ties** (equal probabilities or equal scores) are resolved by replaying libstdc++'s
+///   `std::sort` / `std::nth_element` / `std::partial_sort`, as the reference does.
+/// - **Input.** Probabilities are used as given if they lie in [0, 1]; anything else is clamped
+///   to that range (NaN becomes 0) so that malformed input cannot break the search.
+///
+/// `PrefixBeamSearch` is a value: copying it copies the search state (lazily, on the next
+/// mutation), so a copy can explore a different continuation.
 public struct PrefixBeamSearch: Sendable {
+    /// The number of model output classes, blank included.
     public let classCount: Int
+    /// The maximum number of prefixes kept after each frame.
     public let beamWidth: Int
+    /// See ``PrunedLogProbabilities`` (native client: 40).
     public let cutoffTopN: Int
+    /// See ``PrunedLogProbabilities`` (native client: 1.0, i.e. no probability cutoff).
     public let cutoffProbability: Double
+    /// The optional language-model hooks.
+    public let scorer: (any PrefixScorer)?
+
+    private var state: BeamSearchState
+
     /// The CTC blank: the last class.
-    public var blank: Int { classCount - 1 }
-    /// Frames consumed so far, skipped leading frames included.
-    public private(set) var framesConsumed = 0
+    public var blankLabel: Int { classCount - 1 }
 
-    private var trie: PrefixTrie
-    private var prefixes: [Int32] = [PrefixTrie.root]
-    private var startedExpanding = false
-    private var classes: [(index: Int, probability: Float)] = []
+    /// The number of frames fed so far, including the skipped leading frames. The next frame
+    /// fed gets this absolute index in ``CandidateTranscript/timesteps``.
+    public var framesConsumed: Int { state.absoluteFrame }
 
-    /// - Precondition: `classCount` ≥ 2 (at least one label and the blank), `beamWidth` ≥ 1.
-    public init(classCount: Int, beamWidth: Int, cutoffTopN: Int = 40, cutoffProbability: Double = 1.0) {
-        precondition(classCount >= 2, "a CTC model has at least one label and the blank")
-        precondition(beamWidth >= 1, "the beam width must be at least 1")
+    /// Creates a search.
+    ///
+    /// - Parameters:
+    ///   - classCount: model output classes including the blank (alphabet size + 1), ≥ 2.
+    ///   - beamWidth: prefixes kept per frame, ≥ 1 (the native client uses the model's
+    ///     `beam_width` metadata, 500 for the released models).
+    ///   - cutoffTopN: ≥ 1; the native client always uses 40.
+    ///   - cutoffProbability: in (0, 1]; the native client always uses 1.0.
+    ///   - scorer: language-model hooks, or `nil` for none.
+    /// - Throws: ``PrefixBeamSearchError`` naming the invalid argument.
+    public init(classCount: Int, beamWidth: Int, cutoffTopN: Int = 40, cutoffProbability: Double = 1.0,
+                scorer: (any PrefixScorer)? = nil) throws {
+        guard classCount >= 2 else { throw PrefixBeamSearchError.invalidClassCount(classCount) }
+        guard classCount <= Int(Int32.max) / 2 else { throw PrefixBeamSearchError.invalidClassCount(classCount) }
+        guard beamWidth >= 1 else { throw PrefixBeamSearchError.invalidBeamWidth(beamWidth) }
+        guard beamWidth <= Int(Int32.max) / classCount else {
+            throw PrefixBeamSearchError.beamTooLarge(beamWidth: beamWidth, classCount: classCount)
+        }
+        guard cutoffTopN >= 1 else { throw PrefixBeamSearchError.invalidCutoffTopN(cutoffTopN) }
+        guard cutoffProbability > 0, cutoffProbability <= 1 else {
+            throw PrefixBeamSearchError.invalidCutoffProbability(cutoffProbability)
+        }
         self.classCount = classCount
         self.beamWidth = beamWidth
         self.cutoffTopN = cutoffTopN
         self.cutoffProbability = cutoffProbability
-        trie = PrefixTrie(labelCount: classCount)
+        self.scorer = scorer
+        state = BeamSearchState(classCount: classCount, beamWidth: beamWidth, cutoffTopN: cutoffTopN,
+                                cutoffProbability: cutoffProbability, rootScorerState: scorer?.initialState ?? 0)
     }
 
-    /// Consumes `frames` rows of class probabilities (`[frames][classCount]`, row-major).
+    /// Creates a search for a model over `alphabet` (`classCount = alphabet.size + 1`).
+    public init(alphabet: Alphabet, beamWidth: Int, cutoffTopN: Int = 40, cutoffProbability: Double = 1.0,
+                scorer: (any PrefixScorer)? = nil) throws {
+        try self.init(classCount: alphabet.size + 1, beamWidth: beamWidth, cutoffTopN: cutoffTopN,
+                      cutoffProbability: cutoffProbability, scorer: scorer)
+    }
+
+    /// Feeds `frames` frames of row-major probabilities `[frames][classCount]` (softmax outputs).
+    ///
+    /// - Precondition: `frames >= 0` and `probabilities.count >= frames * classCount`.
     public mutating func next(probabilities: UnsafeBufferPointer<Float>, frames: Int) {
-        precondition(probabilities.count >= frames * classCount, "expected \(frames) × \(classCount) probabilities")
-        for t in 0..<frames {
-            step(UnsafeBufferPointer(rebasing: probabilities[(t * classCount)..<((t + 1) * classCount)]))
-            framesConsumed += 1
+        precondition(frames >= 0, "frames must not be negative")
+        precondition(probabilities.count >= frames * classCount,
+                     "probabilities hold \(probabilities.count) values, \(frames) frames of \(classCount) classes need \(frames * classCount)")
+        guard frames > 0, let base = probabilities.baseAddress else { return }
+        if !isKnownUniquelyReferenced(&state) { state = state.copy() }
+        for frame in 0 ..< frames {
+            state.step(base + frame * classCount, scorer: scorer)
         }
     }
 
-    private mutating func step(_ row: UnsafeBufferPointer<Float>) {
-        if Double(row[blank]) < 0.999 { startedExpanding = true }
-        guard startedExpanding else { return }
-
-        prunedClasses(row)
-        let timestep = Int32(framesConsumed)
-        let beam = min(prefixes.count, beamWidth)
-        for (c, probability) in classes {
-            let logProbability = logf(probability + Float.leastNormalMagnitude)
-            let label = Int32(c)
-            for i in 0..<beam {
-                let p = prefixes[i]
-                let prefix = trie[p]
-                if prefix.score == PrefixTrie.minusInfinity { continue }
-                if c == blank {
-                    let logP = logProbability + prefix.score
-                    if prefix.labelCurrent < logP { trie[p].pendingTimesteps = PrefixTrie.none }
-                    trie[p].blankCurrent = logSumExp(prefix.blankCurrent, logP)
-                    continue
-                }
-                if label == prefix.character {
-                    let logP = logProbability + prefix.labelPrevious
-                    if prefix.labelCurrent < logP { trie[p].pendingTimesteps = PrefixTrie.none }
-                    trie[p].labelCurrent = logSumExp(prefix.labelCurrent, logP)
-                }
-                let child = trie.child(of: p, label: label)
-                var logP = PrefixTrie.minusInfinity
-                if label == prefix.character {
-                    if prefix.blankPrevious > PrefixTrie.minusInfinity { logP = logProbability + prefix.blankPrevious }
-                } else {
-                    logP = logProbability + prefix.score
-                }
-                if trie[child].labelCurrent < logP {
-                    trie[child].pendingTimesteps = prefix.timesteps
-                    trie[child].newTimestep = timestep
-                }
-                trie[child].labelCurrent = logSumExp(trie[child].labelCurrent, logP)
-            }
-        }
-
-        trie.collectPrefixes(into: &prefixes)
-        if prefixes.count > beamWidth {
-            do {
-                let nodes = trie.nodes   // read-only view while partitioning
-                StandardLibrarySorting.nthElement(&prefixes, beamWidth) { PrefixBeamSearch.precedes(nodes[Int($0)], nodes[Int($1)]) }
-            }
-            for p in prefixes[beamWidth...] { trie.remove(p) }
-            prefixes.removeLast(prefixes.count - beamWidth)
-        }
+    /// Feeds row-major probabilities held in an array; the number of frames is
+    /// `probabilities.count / classCount`.
+    ///
+    /// - Precondition: `probabilities.count` is a multiple of `classCount`.
+    public mutating func next(probabilities: [Float]) {
+        precondition(probabilities.count % classCount == 0,
+                     "\(probabilities.count) values are not whole frames of \(classCount) classes")
+        probabilities.withUnsafeBufferPointer { next(probabilities: $0, frames: $0.count / classCount) }
     }
 
-    /// The classes to try this frame with their probabilities (`get_pruned_log_probs`).
-    private mutating func prunedClasses(_ row: UnsafeBufferPointer<Float>) {
-        classes.removeAll(keepingCapacity: true)
-        for c in 0..<classCount { classes.append((c, row[c])) }
-        if cutoffProbability < 1.0 || cutoffTopN < classCount {
-            StandardLibrarySorting.sort(&classes) { $0.probability > $1.probability }
-        }
-        if cutoffProbability < 1.0 {
-            var cumulative = 0.0
-            var length = 0
-            for (_, p) in classes {
-                cumulative += Double(p)
-                length += 1
-                if cumulative >= cutoffProbability || length >= cutoffTopN { break }
-            }
-            classes.removeLast(classes.count - length)
-        }
-    }
-
-    /// `prefix_compare`: higher score first; on equal scores the smaller label (the root,
-    /// label −1, compares as the largest unsigned value).
-    static func precedes(_ x: PrefixTrie.Node, _ y: PrefixTrie.Node) -> Bool {
-        if x.score == y.score {
-            return UInt32(bitPattern: x.character) < UInt32(bitPattern: y.character)
-        }
-        return x.score > y.score
-    }
-
-    /// The best `candidates` prefixes, best first. Does not change the state, so it can be
-    /// called between `next` calls for intermediate results.
+    /// The best `candidates` transcripts so far, best first: sorted by score (descending), ties
+    /// broken by the smaller last label (the empty transcript last), as Coqui's `decode`. Returns
+    /// `min(candidates, number of prefixes in the beam)` results; there is always at least one
+    /// prefix, so `candidates >= 1` gives at least one transcript.
+    ///
+    /// - Precondition: `candidates >= 0`.
     public func decode(candidates: Int) -> [CandidateTranscript] {
-        var order = prefixes
-        let nodes = trie.nodes
-        let count = min(max(candidates, 0), order.count)
-        // std::partial_sort: heap select, then heap sort of the first `count`.
-        StandardLibrarySorting.heapSelect(&order, 0, count, order.count) { PrefixBeamSearch.precedes(nodes[Int($0)], nodes[Int($1)]) }
-        StandardLibrarySorting.sortHeap(&order, 0, count) { PrefixBeamSearch.precedes(nodes[Int($0)], nodes[Int($1)]) }
-        return order.prefix(count).map { p in
-            CandidateTranscript(labels: trie.labels(of: p), timesteps: trie.histories.history(nodes[Int(p)].timesteps),
-                                confidence: Double(nodes[Int(p)].score))
+        precondition(candidates >= 0, "candidates must not be negative")
+        return state.decode(count: candidates, scorer: scorer)
+    }
+}
+
+/// Why a ``PrefixBeamSearch`` could not be created.
+public enum PrefixBeamSearchError: Error, Equatable, CustomStringConvertible {
+    case invalidClassCount(Int)
+    case invalidBeamWidth(Int)
+    case beamTooLarge(beamWidth: Int, classCount: Int)
+    case invalidCutoffTopN(Int)
+    case invalidCutoffProbability(Double)
+
+    public var description: String {
+        switch self {
+        case let .invalidClassCount(count):
+            return "class count \(count) is invalid: a CTC model needs at least one label plus the blank (2 classes)"
+        case let .invalidBeamWidth(width):
+            return "beam width \(width) is invalid: it must be at least 1"
+        case let .beamTooLarge(width, classes):
+            return "beam width \(width) with \(classes) classes is too large (beam width × classes must fit in 31 bits)"
+        case let .invalidCutoffTopN(n):
+            return "cutoffTopN \(n) is invalid: it must be at least 1"
+        case let .invalidCutoffProbability(p):
+            return "cutoffProbability \(p) is invalid: it must be in (0, 1]"
         }
     }
 }

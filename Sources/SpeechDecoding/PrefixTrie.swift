@@ -1,204 +1,169 @@
-import Foundation
-
-/// The tree of prefixes the beam search extends, stored in an arena of structs (indices, not
-/// objects), with removed nodes recycled.
+/// The tree of prefixes searched by ``PrefixBeamSearch`` (Coqui's `PathTrie`), stored as an
+/// arena of plain nodes linked by `Int32` indices, with freed slots reused.
 ///
-/// Each node is one prefix: the labels on the path from the root. It keeps the four CTC
-/// scores of ds_ctcdecoder's `PathTrie` — probability of the prefix ending in a blank or in
-/// its last label, for the previous frame and the current one — and its token timesteps, as
-/// an index into `TimestepTree`. Children are kept in creation order (a doubly linked sibling
-/// list), because the post-order walk that collects the next frame's prefixes must visit them
-/// in the reference's order; a flat `[node][label]` table finds a child in O(1).
-struct PrefixTrie: Sendable {
+/// Each node is one prefix (the labels on the path from the root). Children are kept in a
+/// doubly linked sibling list in creation order, because the reference visits them in that
+/// order (`iterate_to_vec` is a post-order walk over a children vector that only grows at the
+/// end and is erased from without reordering).
+///
+/// A node that fell out of the beam is marked `exists == false` but kept while it has children
+/// (its descendants are still in the beam); it is revived with fresh probabilities if the
+/// search extends its parent by its label again. The root (index 0) is never freed.
+struct PrefixTrie {
+    struct Node {
+        /// ln P(prefix, path ends in blank) after the previous frame / during the current one.
+        var blankPrevious: Float
+        var nonBlankPrevious: Float
+        var blankCurrent: Float
+        var nonBlankCurrent: Float
+        /// `logSumExp(blankPrevious, nonBlankPrevious)`, updated once per frame.
+        var score: Float
+        /// The last label of the prefix; ``PrefixTrie/rootLabel`` for the root.
+        var label: UInt32
+        var parent: Int32
+        var firstChild: Int32
+        var lastChild: Int32
+        var nextSibling: Int32
+        var previousSibling: Int32
+        /// Timestep history entry of the prefix (``TimestepHistory/null`` if never set).
+        var history: Int32
+        /// History entry to extend at the end of the frame (Coqui's `previous_timesteps`).
+        var pendingHistory: Int32
+        var pendingTimestep: Int32
+        /// The frame in which the node was created (only used for prefixes without history).
+        var creationFrame: Int32
+        /// The scorer's per-prefix state (e.g. a dictionary FST state); 0 without a scorer.
+        var scorerState: Int32
+        /// The prefix's position in the beam while a frame is processed, otherwise -1.
+        var beamSlot: Int32
+        var exists: Bool
+    }
+
     static let none: Int32 = -1
     static let root: Int32 = 0
-    static let minusInfinity = -Float.greatestFiniteMagnitude
+    /// Coqui stores the root's character as `(unsigned)-1`, which sorts after every label on ties.
+    static let rootLabel: UInt32 = UInt32.max
 
-    struct Node: Sendable {
-        var character: Int32
-        var parent: Int32
-        var firstChild: Int32 = PrefixTrie.none
-        var lastChild: Int32 = PrefixTrie.none
-        var nextSibling: Int32 = PrefixTrie.none
-        var previousSibling: Int32 = PrefixTrie.none
-        var exists = true
-        var blankPrevious = PrefixTrie.minusInfinity
-        var labelPrevious = PrefixTrie.minusInfinity
-        var blankCurrent = PrefixTrie.minusInfinity
-        var labelCurrent = PrefixTrie.minusInfinity
-        var score = PrefixTrie.minusInfinity
-        /// History of timesteps (a node of `TimestepTree`).
-        var timesteps: Int32 = TimestepTree.root
-        /// Pending history for this frame: the parent's history plus `newTimestep`.
-        var pendingTimesteps: Int32 = PrefixTrie.none
-        var newTimestep: Int32 = 0
+    private(set) var nodes: ManualBuffer<Node>
+    private var freeSlots: ManualBuffer<Int32>
+
+    static func freshNode(label: UInt32, parent: Int32, frame: Int32) -> Node {
+        Node(blankPrevious: LogMath.minusInfinity, nonBlankPrevious: LogMath.minusInfinity,
+             blankCurrent: LogMath.minusInfinity, nonBlankCurrent: LogMath.minusInfinity,
+             score: LogMath.minusInfinity, label: label, parent: parent,
+             firstChild: none, lastChild: none, nextSibling: none, previousSibling: none,
+             history: TimestepHistory.null, pendingHistory: TimestepHistory.null, pendingTimestep: 0,
+             creationFrame: frame, scorerState: 0, beamSlot: -1, exists: true)
     }
 
-    private(set) var nodes: [Node]
-    private var free: [Int32] = []
-    /// `childSlots[node * labelCount + label]`: the child of `node` for `label`, or `none`.
-    private var childSlots: [Int32]
-    let labelCount: Int
-    var histories = TimestepTree()
-
-    init(labelCount: Int) {
-        var root = Node(character: -1, parent: PrefixTrie.none)
+    /// A trie holding only the root, whose score and blank probability are 0 (ln 1) and whose
+    /// history is empty.
+    init(rootScorerState: Int32 = 0) {
+        nodes = ManualBuffer(capacity: 4096)
+        freeSlots = ManualBuffer(capacity: 1024)
+        var root = Self.freshNode(label: Self.rootLabel, parent: Self.none, frame: 0)
         root.score = 0
         root.blankPrevious = 0
-        nodes = [root]
-        self.labelCount = labelCount
-        childSlots = [Int32](repeating: PrefixTrie.none, count: labelCount)
+        root.history = TimestepHistory.empty
+        root.scorerState = rootScorerState
+        nodes.append(root)
     }
 
-    subscript(index: Int32) -> Node {
-        get { nodes[Int(index)] }
-        set { nodes[Int(index)] = newValue }
+    private init(nodes: ManualBuffer<Node>, freeSlots: ManualBuffer<Int32>) {
+        self.nodes = nodes
+        self.freeSlots = freeSlots
     }
 
-    /// `PathTrie::get_path_trie` without a vocabulary: the child for `label`, created if
-    /// absent, revived (scores reset) if it had been removed from the beam but kept because it
-    /// still had children.
-    mutating func child(of parent: Int32, label: Int32) -> Int32 {
-        let slot = Int(parent) * labelCount + Int(label)
-        let existing = childSlots[slot]
-        if existing != PrefixTrie.none {
-            if !nodes[Int(existing)].exists {
-                nodes[Int(existing)].exists = true
-                nodes[Int(existing)].blankPrevious = PrefixTrie.minusInfinity
-                nodes[Int(existing)].labelPrevious = PrefixTrie.minusInfinity
-                nodes[Int(existing)].blankCurrent = PrefixTrie.minusInfinity
-                nodes[Int(existing)].labelCurrent = PrefixTrie.minusInfinity
-            }
-            return existing
-        }
-        var node = Node(character: label, parent: parent)
+    func copy() -> PrefixTrie { PrefixTrie(nodes: nodes.copy(), freeSlots: freeSlots.copy()) }
+
+    func deallocate() {
+        nodes.deallocate()
+        freeSlots.deallocate()
+    }
+
+    /// Number of slots in use (live nodes).
+    var liveCount: Int { nodes.count - freeSlots.count }
+
+    /// Makes sure `additional` nodes can be added without reallocating the arena.
+    mutating func reserve(additional: Int) {
+        let needed = additional - freeSlots.count
+        if needed > 0 { nodes.reserve(nodes.count + needed) }
+    }
+
+    /// Adds `node` as the last child of its `parent` and returns its index.
+    mutating func insertLastChild(_ node: Node) -> Int32 {
+        let parent = node.parent
+        var node = node
         node.previousSibling = nodes[Int(parent)].lastChild
+        node.nextSibling = Self.none
         let index: Int32
-        if let recycled = free.popLast() {
-            index = recycled
+        if freeSlots.count > 0 {
+            index = freeSlots.removeLast()
             nodes[Int(index)] = node
         } else {
             index = Int32(nodes.count)
             nodes.append(node)
-            childSlots.append(contentsOf: repeatElement(PrefixTrie.none, count: labelCount))
         }
-        childSlots[slot] = index
-        if node.previousSibling != PrefixTrie.none {
-            nodes[Int(node.previousSibling)].nextSibling = index
-        } else {
+        if node.previousSibling == Self.none {
             nodes[Int(parent)].firstChild = index
+        } else {
+            nodes[Int(node.previousSibling)].nextSibling = index
         }
         nodes[Int(parent)].lastChild = index
         return index
     }
 
-    /// `PathTrie::iterate_to_vec`: walks the tree in post-order (children in creation order,
-    /// then the node), moves every existing node's current scores to previous, computes its
-    /// score, commits its pending timestep, and appends it to `output`.
-    mutating func collectPrefixes(into output: inout [Int32]) {
-        output.removeAll(keepingCapacity: true)
-        // Iterative post-order: descend to the first child; after a node, go to its next
-        // sibling's leftmost descendant, or up to the parent.
-        var node = PrefixTrie.root
-        while nodes[Int(node)].firstChild != PrefixTrie.none { node = nodes[Int(node)].firstChild }
-        while true {
-            visit(node, into: &output)
-            if node == PrefixTrie.root { break }
-            let next = nodes[Int(node)].nextSibling
-            if next != PrefixTrie.none {
-                node = next
-                while nodes[Int(node)].firstChild != PrefixTrie.none { node = nodes[Int(node)].firstChild }
-            } else {
-                node = nodes[Int(node)].parent
-            }
-        }
-    }
-
-    private mutating func visit(_ index: Int32, into output: inout [Int32]) {
-        guard nodes[Int(index)].exists else { return }
-        var n = nodes[Int(index)]
-        n.blankPrevious = n.blankCurrent
-        n.labelPrevious = n.labelCurrent
-        n.blankCurrent = PrefixTrie.minusInfinity
-        n.labelCurrent = PrefixTrie.minusInfinity
-        n.score = logSumExp(n.blankPrevious, n.labelPrevious)
-        if n.pendingTimesteps != PrefixTrie.none {
-            n.timesteps = histories.child(of: n.pendingTimesteps, value: n.newTimestep)
-        }
-        n.pendingTimesteps = PrefixTrie.none
-        nodes[Int(index)] = n
-        output.append(index)
-    }
-
-    /// `PathTrie::remove`: drops a prefix from the beam; the node is freed when it has no
-    /// children, and so, recursively, is a parent left childless and not in the beam.
+    /// Coqui's `PathTrie::remove()`: marks the prefix as gone; if it has no children it is
+    /// unlinked and freed, and so is every ancestor that thereby becomes a childless removed
+    /// node. The root is never freed.
     mutating func remove(_ index: Int32) {
         nodes[Int(index)].exists = false
-        guard nodes[Int(index)].firstChild == PrefixTrie.none else { return }
-        let parent = nodes[Int(index)].parent
-        let previous = nodes[Int(index)].previousSibling, next = nodes[Int(index)].nextSibling
-        if previous != PrefixTrie.none { nodes[Int(previous)].nextSibling = next } else { nodes[Int(parent)].firstChild = next }
-        if next != PrefixTrie.none { nodes[Int(next)].previousSibling = previous } else { nodes[Int(parent)].lastChild = previous }
-        childSlots[Int(parent) * labelCount + Int(nodes[Int(index)].character)] = PrefixTrie.none
-        free.append(index)
-        if nodes[Int(parent)].firstChild == PrefixTrie.none && !nodes[Int(parent)].exists && parent != PrefixTrie.root {
-            remove(parent)
+        var current = index
+        while current != Self.root, nodes[Int(current)].firstChild == Self.none {
+            let node = nodes[Int(current)]
+            let parent = node.parent
+            if node.previousSibling == Self.none {
+                nodes[Int(parent)].firstChild = node.nextSibling
+            } else {
+                nodes[Int(node.previousSibling)].nextSibling = node.nextSibling
+            }
+            if node.nextSibling == Self.none {
+                nodes[Int(parent)].lastChild = node.previousSibling
+            } else {
+                nodes[Int(node.nextSibling)].previousSibling = node.previousSibling
+            }
+            freeSlots.append(current)
+            guard !nodes[Int(parent)].exists else { return }
+            current = parent
         }
     }
 
-    /// Labels from the root to `index`.
+    /// The labels from the root to `index`, oldest first.
     func labels(of index: Int32) -> [Int] {
         var out: [Int] = []
-        var n = index
-        while n != PrefixTrie.root && n != PrefixTrie.none {
-            out.append(Int(nodes[Int(n)].character))
-            n = nodes[Int(n)].parent
+        var current = index
+        while current != Self.root, current != Self.none {
+            out.append(Int(nodes[Int(current)].label))
+            current = nodes[Int(current)].parent
         }
-        return out.reversed()
-    }
-}
-
-/// Token-timestep histories, shared between prefixes as a tree (a history is the path from
-/// the root); equal extensions of one history are stored once.
-struct TimestepTree: Sendable {
-    static let root: Int32 = 0
-    struct Node: Sendable {
-        var parent: Int32
-        var value: Int32
-        var firstChild: Int32 = -1
-        var nextSibling: Int32 = -1
-    }
-    private(set) var nodes = [Node(parent: -1, value: -1)]
-
-    /// Within one frame every new timestep is that frame's index, and children are added at
-    /// the front, so only the newest child can already hold `value`: O(1), however long a
-    /// prefix has lived.
-    mutating func child(of parent: Int32, value: Int32) -> Int32 {
-        let newest = nodes[Int(parent)].firstChild
-        if newest != -1 && nodes[Int(newest)].value == value { return newest }
-        let index = Int32(nodes.count)
-        nodes.append(Node(parent: parent, value: value, firstChild: -1, nextSibling: nodes[Int(parent)].firstChild))
-        nodes[Int(parent)].firstChild = index
-        return index
+        out.reverse()
+        return out
     }
 
-    func history(_ index: Int32) -> [Int] {
-        var out: [Int] = []
-        var n = index
-        while n != TimestepTree.root && n != -1 {
-            out.append(Int(nodes[Int(n)].value))
-            n = nodes[Int(n)].parent
-        }
-        return out.reversed()
+    /// The first node of a post-order walk starting at `index` (its leftmost descendant leaf).
+    @inline(__always)
+    func leftmostLeaf(from index: Int32) -> Int32 {
+        var current = index
+        while nodes[Int(current)].firstChild != Self.none { current = nodes[Int(current)].firstChild }
+        return current
     }
-}
 
-/// `log(exp(x) + exp(y))` in float, with −FLT_MAX standing for log 0, exactly as
-/// ds_ctcdecoder computes it.
-@inline(__always)
-func logSumExp(_ x: Float, _ y: Float) -> Float {
-    if x <= PrefixTrie.minusInfinity { return y }
-    if y <= PrefixTrie.minusInfinity { return x }
-    let m = max(x, y)
-    return logf(expf(x - m) + expf(y - m)) + m
+    /// The node after `index` in a post-order walk of the whole trie, or ``none`` after the root.
+    @inline(__always)
+    func postOrderSuccessor(of index: Int32) -> Int32 {
+        if index == Self.root { return Self.none }
+        let sibling = nodes[Int(index)].nextSibling
+        if sibling != Self.none { return leftmostLeaf(from: sibling) }
+        return nodes[Int(index)].parent
+    }
 }

@@ -45,6 +45,8 @@ public struct FeatureExtractor: Sendable {
         var power: [Float]
         var mel: [Double]
         var window: [Float]
+        /// A placeholder with no storage (to swap a stream's scratch out without copying).
+        public static let empty = Scratch(power: [], mel: [], window: [])
     }
 
     public func makeScratch() -> Scratch {

@@ -87,6 +87,9 @@ public final class DeepSpeechModel: Sendable {
     /// Fresh per-stream state: zero LSTM state and every scratch buffer, allocated once.
     public func makeState() -> DeepSpeechState { DeepSpeechState(hyperparameters) }
 
+    /// A placeholder state with no storage (to swap a stream's state out without copying).
+    public func makeEmptyState() -> DeepSpeechState { DeepSpeechState(empty: ()) }
+
     /// Runs `steps` time steps (`windows`: `[steps][windowSize]`, frame-major as the native
     /// client lays them out) and writes `[steps][nClasses]` probabilities. Any number of
     /// steps: they are processed in batches of `nSteps`, carrying the LSTM state in `state`.
@@ -231,6 +234,12 @@ public struct DeepSpeechState: Sendable {
     var quantizedState: [Int8]      // [nCell]
     var inputProducts: [Int32]      // [nSteps][4·nCell]
     var stateProducts: [Int32]      // [4·nCell]
+
+    init(empty: Void) {
+        c = []; h = []; a = []; b = []; lstmInput = []; gates = []
+        quantization = HybridFullyConnected.Scratch(maxRows: 0, columns: 0)
+        quantizedInput = []; quantizedState = []; inputProducts = []; stateProducts = []
+    }
 
     init(_ p: DeepSpeechHyperparameters) {
         c = [Float](repeating: 0, count: p.nCell)

@@ -7,9 +7,9 @@ final class SpeechModelTests: XCTestCase {
     func testStreamingInAnyChunkSizeEqualsOneShot() throws {
         let model = try SpeechModel(path: Fixtures.releasedModelPath())
         let samples = try ModelInput.load(path: Fixtures.clips.appendingPathComponent("hy-03.wav").path, sampleRate: 16000)
-        let oneShot = model.transcribeWithMetadata(samples, options: DecodingOptions(candidates: 2))
+        let oneShot = try model.transcribeWithMetadata(samples, options: DecodingOptions(candidates: 2))
         for chunk in [1, 319, 320, 4000] {
-            var stream = model.makeStream(options: DecodingOptions(candidates: 2))
+            var stream = try model.makeStream(options: DecodingOptions(candidates: 2))
             var offset = 0
             while offset < samples.count {
                 stream.feed(Array(samples[offset..<min(offset + chunk, samples.count)]))
