@@ -45,14 +45,16 @@ public struct FeatureExtractor: Sendable {
         var power: [Float]
         var mel: [Double]
         var window: [Float]
+        var fft: PowerSpectrum.Buffers?
         /// A placeholder with no storage (to swap a stream's scratch out without copying).
-        public static let empty = Scratch(power: [], mel: [], window: [])
+        public static let empty = Scratch(power: [], mel: [], window: [], fft: nil)
     }
 
     public func makeScratch() -> Scratch {
         Scratch(power: [Float](repeating: 0, count: spectrum.binCount),
                 mel: [Double](repeating: 0, count: mfcc.filterbank.channelCount),
-                window: [Float](repeating: 0, count: windowLength))
+                window: [Float](repeating: 0, count: windowLength),
+                fft: PowerSpectrum.Buffers(spectrum))
     }
 
     /// MFCCs of one window. `samples` may be shorter than the window; the rest is zeros.
@@ -61,9 +63,12 @@ public struct FeatureExtractor: Sendable {
         let n = min(samples.count, windowLength)
         for i in 0..<n { scratch.window[i] = samples[i] }
         for i in n..<windowLength { scratch.window[i] = 0 }
+        var fft = scratch.fft ?? PowerSpectrum.Buffers(spectrum)
+        scratch.fft = nil   // moved out while in use, so it is not copied
         scratch.window.withUnsafeBufferPointer { w in
-            scratch.power.withUnsafeMutableBufferPointer { p in spectrum.compute(frame: w, into: p) }
+            scratch.power.withUnsafeMutableBufferPointer { p in spectrum.compute(frame: w, into: p, buffers: &fft) }
         }
+        scratch.fft = fft
         scratch.power.withUnsafeBufferPointer { p in
             mfcc.compute(powerSpectrum: p, scratch: &scratch.mel, into: output)
         }

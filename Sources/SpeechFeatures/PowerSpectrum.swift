@@ -33,22 +33,38 @@ public struct PowerSpectrum: Sendable {
         plan = FFTPlan(length: n)
     }
 
+    /// Work memory for `compute`: the windowed frame and the complex spectrum, in double.
+    public struct Buffers: Sendable {
+        var input: [Double]
+        var spectrum: [Double]   // interleaved (re, im) pairs
+        public init(_ spectrum: PowerSpectrum) {
+            input = [Double](repeating: 0, count: spectrum.fftLength)
+            self.spectrum = [Double](repeating: 0, count: 2 * spectrum.binCount)
+        }
+    }
+
     /// Computes the power spectrum of `frame` (exactly `windowLength` samples) into `output`
     /// (`binCount` values).
     public func compute(frame: UnsafeBufferPointer<Float>, into output: UnsafeMutableBufferPointer<Float>) {
+        var buffers = Buffers(self)
+        compute(frame: frame, into: output, buffers: &buffers)
+    }
+
+    /// As `compute(frame:into:)`, with work memory allocated once by the caller.
+    public func compute(frame: UnsafeBufferPointer<Float>, into output: UnsafeMutableBufferPointer<Float>, buffers: inout Buffers) {
         precondition(frame.count == windowLength && output.count == binCount)
-        let input = UnsafeMutablePointer<Double>.allocate(capacity: fftLength)
-        let spectrum = UnsafeMutablePointer<fftw_complex>.allocate(capacity: binCount)
-        defer { input.deallocate(); spectrum.deallocate() }
+        precondition(buffers.input.count == fftLength && buffers.spectrum.count == 2 * binCount)
+        buffers.input.withUnsafeMutableBufferPointer { input in
+        buffers.spectrum.withUnsafeMutableBufferPointer { pairs in
         for i in 0..<windowLength { input[i] = Double(frame[i]) * window[i] }
         for i in windowLength..<fftLength { input[i] = 0 }
-        plan.execute(input, spectrum)
-        // fftw_complex is a (Double, Double) tuple: (re, im).
-        let pairs = UnsafeMutableRawPointer(spectrum).assumingMemoryBound(to: Double.self)
+        // fftw_complex is a (Double, Double) tuple: (re, im), so the pairs can be its storage.
+        plan.execute(input.baseAddress!, UnsafeMutableRawPointer(pairs.baseAddress!).assumingMemoryBound(to: fftw_complex.self))
         for k in 0..<binCount {
             let re = pairs[2 * k], im = pairs[2 * k + 1]
             output[k] = Float(re * re + im * im)
         }
+        }}
     }
 }
 

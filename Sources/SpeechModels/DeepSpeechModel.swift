@@ -177,8 +177,8 @@ extension DeepSpeechModel {
         s.quantizedState.withUnsafeMutableBufferPointer { qh in
         s.inputProducts.withUnsafeMutableBufferPointer { dx in
         s.stateProducts.withUnsafeMutableBufferPointer { dh in
+        s.rowRanges.withUnsafeMutableBufferPointer { ranges in
             // x halves of the dot products for every step whose range x alone decides.
-            var ranges = [Float](repeating: 0, count: rows)
             if let w = split {
                 for t in 0..<rows {
                     var m: Float = 0
@@ -216,7 +216,7 @@ extension DeepSpeechModel {
                 }
                 observe("lstm_c", c.baseAddress!, cell, 1)
             }
-        }}}}}}}}
+        }}}}}}}}}
     }
 }
 
@@ -234,11 +234,12 @@ public struct DeepSpeechState: Sendable {
     var quantizedState: [Int8]      // [nCell]
     var inputProducts: [Int32]      // [nSteps][4·nCell]
     var stateProducts: [Int32]      // [4·nCell]
+    var rowRanges: [Float]          // [nSteps], max of each LSTM input row
 
     init(empty: Void) {
         c = []; h = []; a = []; b = []; lstmInput = []; gates = []
         quantization = HybridFullyConnected.Scratch(maxRows: 0, columns: 0)
-        quantizedInput = []; quantizedState = []; inputProducts = []; stateProducts = []
+        quantizedInput = []; quantizedState = []; inputProducts = []; stateProducts = []; rowRanges = []
     }
 
     init(_ p: DeepSpeechHyperparameters) {
@@ -254,5 +255,6 @@ public struct DeepSpeechState: Sendable {
         quantizedState = [Int8](repeating: 0, count: p.nCell)
         inputProducts = [Int32](repeating: 0, count: p.nSteps * 4 * p.nCell)
         stateProducts = [Int32](repeating: 0, count: 4 * p.nCell)
+        rowRanges = [Float](repeating: 0, count: p.nSteps)
     }
 }
