@@ -143,7 +143,7 @@ public struct SpeechStream: Sendable {
         let step = model.secondsPerFrame
         let candidates = decoder.decode(candidates: max(1, options.candidates)).map { c -> Candidate in
             let tokens = zip(c.labels, c.timesteps).map { label, timestep in
-                Token(text: model.alphabet.label(label), timestep: timestep, startTime: Double(timestep) * step)
+                Token(text: model.alphabet.label(label), timestep: timestep, startTime: roundedSeconds(Double(timestep) * step))
             }
             return Candidate(text: model.alphabet.decode(c.labels), confidence: c.confidence, tokens: tokens)
         }

@@ -1,3 +1,6 @@
+/// Times are kept to 0.1 ms (frames are 20 ms apart), so JSON shows 0.58, not 0.5800000000000001.
+func roundedSeconds(_ seconds: Double) -> Double { (seconds * 10_000).rounded() / 10_000 }
+
 /// One recognised character (or byte, for bytes-output models) of a candidate transcript,
 /// as the reference engines report it.
 public struct Token: Codable, Sendable, Equatable {
@@ -59,7 +62,7 @@ public struct Candidate: Codable, Sendable, Equatable {
                 current += token.text
             }
             if token.text == " " || i == tokens.count - 1 {
-                words.append(Word(word: current, startTime: start, duration: max(0, token.startTime - start)))
+                words.append(Word(word: current, startTime: start, duration: roundedSeconds(max(0, token.startTime - start))))
                 current = ""
                 start = 0
             }
