@@ -106,7 +106,7 @@ struct DeepSpeechCommand: ParsableCommand {
             var transcripts: [Candidate]
         }
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
+        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]   // deterministic; matches the reference order for transcripts
         let data = (try? encoder.encode(Output(file: file, transcripts: result.candidates))) ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self)
     }
