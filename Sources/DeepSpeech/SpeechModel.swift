@@ -71,18 +71,7 @@ public final class SpeechModel: Sendable {
     public func transcribeWithMetadata(_ samples: [Float], options: DecodingOptions = DecodingOptions()) throws -> Transcription {
         var stream = try makeStream(options: options)
         stream.feed(samples)
-        return stream.finish()
-    }
-
-    /// Reads an audio file (any format and rate libsndfile decodes; downmixed and resampled
-    /// to the model's rate) and transcribes it.
-    public func transcribe(file path: String, options: DecodingOptions = DecodingOptions()) throws -> Transcription {
-        let start = DispatchTime.now()
-        let samples = try ModelInput.load(path: path, sampleRate: sampleRate)
-        let audioSeconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
-        var result = try transcribeWithMetadata(samples, options: options)
-        result.timings.audio = audioSeconds
-        return result
+        return stream.finishWithMetadata()
     }
 
     /// A multi-line summary of the model for logs: every hyperparameter and metadata value.

@@ -12,6 +12,11 @@ import Foundation
 ///    model (LSTM state carried over) and its probabilities go to the decoder;
 /// 4. `finish` computes a frame from the partial window (zero-padded), appends 9 zero
 ///    frames, runs the partial batch, and decodes.
+///
+/// The decoder consumes each batch's 16 frames as they come, so an intermediate decode costs
+/// the same after ten minutes as after ten seconds (sorting the beam and reading out the best
+/// prefix). A stream is a value with its own state: many streams can run at once, on any
+/// threads, over one shared `SpeechModel`.
 /// Memory does not grow with the audio's length except for the decoder's prefix tree, which
 /// the beam width bounds.
 public struct SpeechStream: Sendable {
@@ -46,12 +51,33 @@ public struct SpeechStream: Sendable {
         probabilities = [Float](repeating: 0, count: h.nSteps * h.nClasses)
         featureScratch = model.features.makeScratch()
         state = model.acoustic.makeState()
-        decoder = try PrefixBeamSearch(classCount: h.nClasses, beamWidth: options.beamWidth ?? model.defaultBeamWidth,
-                                       cutoffTopN: options.cutoffTopN, cutoffProbability: options.cutoffProbability)
+        decoder = try Self.makeDecoder(model: model, options: options)
     }
 
-    /// Feeds mono samples at the model's rate. Any chunk size works, including 0 and 1.
+    private static func makeDecoder(model: SpeechModel, options: DecodingOptions) throws -> PrefixBeamSearch {
+        try PrefixBeamSearch(classCount: model.acoustic.hyperparameters.nClasses,
+                             beamWidth: options.beamWidth ?? model.defaultBeamWidth,
+                             cutoffTopN: options.cutoffTopN, cutoffProbability: options.cutoffProbability)
+    }
+
+    /// Seconds of audio fed since the stream was created or last finished.
+    public var audioSeconds: Double { Double(samplesFed) / Double(model.sampleRate) }
+
+    /// Feeds mono samples at the model's rate, floats in [-1, 1). Any chunk size works,
+    /// including 0 and 1; the result does not depend on how the audio is split into calls.
     public mutating func feed(_ samples: [Float]) {
+        samples.withUnsafeBufferPointer { feed($0) }
+    }
+
+    /// Feeds 16-bit PCM samples, scaled by 2⁻¹⁵ as the native clients do.
+    public mutating func feed(pcm16 samples: [Int16]) {
+        var converted = [Float](repeating: 0, count: samples.count)
+        for i in 0..<samples.count { converted[i] = Float(samples[i]) * (1.0 / 32768.0) }
+        feed(converted)
+    }
+
+    /// Feeds mono samples at the model's rate from a buffer.
+    public mutating func feed(_ samples: UnsafeBufferPointer<Float>) {
         samplesFed += samples.count
         let windowLength = model.features.windowLength, step = model.features.stepLength
         var offset = 0
@@ -69,19 +95,89 @@ public struct SpeechStream: Sendable {
         }
     }
 
-    /// Flushes the buffers and returns the final candidates. The stream is spent afterwards.
-    public mutating func finish() -> Transcription {
-        computeFrame(sampleCount: windowFill)
-        let h = model.acoustic.hyperparameters
-        for i in 0..<h.nInput { frame[i] = 0 }
-        for _ in 0..<h.nContext { pushFrame() }
-        runBatch()
-        return decode()
+    // MARK: - Results
+
+    /// The best transcript of what the acoustic model has processed so far: full batches of
+    /// 16 time steps only, so it lags the audio by up to about 0.5 s, exactly as Coqui STT's
+    /// `IntermediateDecode`. Does not change the stream. Costs O(beam width + transcript
+    /// length), independent of how much audio came before.
+    public func intermediate() -> String {
+        let best = decoder.decode(candidates: 1).first
+        return best.map { model.alphabet.decode($0.labels) } ?? ""
     }
 
-    /// The candidates for what the model has processed so far (full batches only, as
-    /// Coqui STT's `IntermediateDecode`).
-    public func intermediate() -> Transcription { decode() }
+    /// Like ``intermediate()``, with `candidates` candidates (default: the stream's
+    /// `DecodingOptions.candidates`), tokens, word timings and confidences
+    /// (Coqui's `IntermediateDecodeWithMetadata`).
+    public func intermediateWithMetadata(candidates: Int? = nil) -> Transcription {
+        decode(candidates: candidates)
+    }
+
+    /// Runs the buffered audio through the model before decoding, so the result covers
+    /// everything fed so far but the last few frames' look-ahead (Coqui's
+    /// `IntermediateDecodeFlushBuffers`): the partial audio window becomes one zero-padded
+    /// frame and the partial batch is processed. This changes the stream: the extra frame
+    /// stays in its features (the audio window itself is kept), so later results equal
+    /// Coqui's after the same calls, not those of a stream that was never flushed.
+    public mutating func intermediateFlushingBuffers() -> String {
+        flushBuffers(addingContext: false)
+        return intermediate()
+    }
+
+    /// ``intermediateFlushingBuffers()`` with metadata (Coqui's
+    /// `IntermediateDecodeWithMetadataFlushBuffers`).
+    public mutating func intermediateWithMetadataFlushingBuffers(candidates: Int? = nil) -> Transcription {
+        flushBuffers(addingContext: false)
+        return decode(candidates: candidates)
+    }
+
+    /// Flushes the buffers (the partial window as one zero-padded frame, then `nContext` zero
+    /// frames of look-ahead, then the partial batch) and returns the best transcript. The
+    /// stream is then reset, ready for a new utterance (timesteps start at 0 again).
+    public mutating func finish() -> String {
+        finishWithMetadata(candidates: 1).text
+    }
+
+    /// ``finish()`` with `candidates` candidates (default: the stream's
+    /// `DecodingOptions.candidates`), tokens, words and confidences. Equal to
+    /// `SpeechModel.transcribeWithMetadata` on the same samples, however they were fed.
+    public mutating func finishWithMetadata(candidates: Int? = nil) -> Transcription {
+        flushBuffers(addingContext: true)
+        let result = decode(candidates: candidates)
+        reset()
+        return result
+    }
+
+    /// Drops everything fed so far and starts a new utterance, keeping the allocated buffers.
+    public mutating func reset() {
+        windowFill = 0
+        let h = model.acoustic.hyperparameters
+        for i in 0..<context.count { context[i] = 0 }
+        contextFill = h.nContext
+        batchFill = 0
+        state = model.acoustic.makeState()
+        // The options were validated when the stream was made.
+        decoder = try! Self.makeDecoder(model: model, options: options)
+        timings = StageTimings()
+        samplesFed = 0
+    }
+
+    private mutating func flushBuffers(addingContext: Bool) {
+        computeFrame(sampleCount: windowFill)
+        let h = model.acoustic.hyperparameters
+        if addingContext {
+            for i in 0..<h.nInput { frame[i] = 0 }
+            for _ in 0..<h.nContext { pushFrame() }
+            runBatch()      // the stream ends: the LSTM state after the last real step is not needed
+        } else if batchFill > 0 {
+            // Coqui zero-pads a partial batch to n_steps and its graph always runs all of them,
+            // so the LSTM state it carries on has also seen the zero steps. Do the same, but
+            // decode only the real steps.
+            let stepSize = (2 * h.nContext + 1) * h.nInput
+            for i in (batchFill * stepSize)..<(h.nSteps * stepSize) { batch[i] = 0 }
+            runBatch(decodingSteps: batchFill, runningSteps: h.nSteps)
+        }
+    }
 
     // MARK: - Stages
 
@@ -116,8 +212,14 @@ public struct SpeechStream: Sendable {
     }
 
     private mutating func runBatch() {
-        guard batchFill > 0 else { return }
-        let steps = batchFill
+        runBatch(decodingSteps: batchFill, runningSteps: batchFill)
+    }
+
+    /// Runs `runningSteps` time steps of `batch` through the acoustic model (LSTM state carried
+    /// over) and feeds the first `decodingSteps` steps' probabilities to the decoder.
+    private mutating func runBatch(decodingSteps: Int, runningSteps: Int) {
+        guard decodingSteps > 0 else { return }
+        let steps = runningSteps
         let classes = model.acoustic.hyperparameters.nClasses
         let start = DispatchTime.now()
         let acoustic = model.acoustic
@@ -132,16 +234,16 @@ public struct SpeechStream: Sendable {
         let modelDone = DispatchTime.now()
         timings.acousticModel += DispatchTime.secondsSince(start)
         probabilities.withUnsafeBufferPointer { p in
-            decoder.next(probabilities: UnsafeBufferPointer(rebasing: p[0..<(steps * classes)]), frames: steps)
+            decoder.next(probabilities: UnsafeBufferPointer(rebasing: p[0..<(decodingSteps * classes)]), frames: decodingSteps)
         }
         timings.decoding += DispatchTime.secondsSince(modelDone)
         batchFill = 0
     }
 
-    private func decode() -> Transcription {
+    private func decode(candidates count: Int?) -> Transcription {
         let start = DispatchTime.now()
         let step = model.secondsPerFrame
-        let candidates = decoder.decode(candidates: max(1, options.candidates)).map { c -> Candidate in
+        let candidates = decoder.decode(candidates: max(1, count ?? options.candidates)).map { c -> Candidate in
             let tokens = zip(c.labels, c.timesteps).map { label, timestep in
                 Token(text: model.alphabet.label(label), timestep: timestep, startTime: roundedSeconds(Double(timestep) * step))
             }

@@ -81,6 +81,14 @@ public struct StageTimings: Codable, Sendable, Equatable {
 
     public init() {}
 
+    /// Adds another run's times, stage by stage.
+    public mutating func add(_ other: StageTimings) {
+        audio += other.audio
+        features += other.features
+        acousticModel += other.acousticModel
+        decoding += other.decoding
+    }
+
     enum CodingKeys: String, CodingKey { case audio, features, acousticModel = "acoustic_model", decoding }
 }
 

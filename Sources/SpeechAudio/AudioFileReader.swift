@@ -24,7 +24,27 @@ public struct DecodedAudio: Sendable {
 /// file, a model or scorer passed by mistake, or a RIFF/WAVE file cut short gets a message that
 /// says exactly that instead of libsndfile's generic "unknown format".
 public enum AudioFileReader {
+    /// Decodes a whole file into memory. For long files use ``AudioFileStream``, which reads
+    /// block by block.
     public static func read(path: String) throws -> DecodedAudio {
+        let stream = try AudioFileStream(path: path)
+        var samples: [Float] = []
+        if let frames = stream.estimatedFrameCount, frames < Int(Int32.max) {
+            samples.reserveCapacity(frames * stream.channels)
+        }
+        while true {
+            let block = try stream.read(maxFrames: 16384)
+            if block.isEmpty { break }
+            samples.append(contentsOf: block)
+        }
+        if samples.isEmpty { throw AudioError(path: path, problem: .noSamples) }
+        return DecodedAudio(samples: samples, sampleRate: stream.sampleRate, channels: stream.channels,
+                            formatDescription: stream.formatDescription, isPCM16: stream.isPCM16)
+    }
+
+    /// Checks that `path` is a readable, non-empty file that looks like audio, and returns
+    /// its size.
+    static func preflight(path: String) throws {
         let attributes: [FileAttributeKey: Any]
         do {
             attributes = try FileManager.default.attributesOfItem(atPath: path)
@@ -42,7 +62,6 @@ public enum AudioFileReader {
         let head = [UInt8]((try? handle.read(upToCount: 64)) ?? Data())
         try? handle.close()
         try checkHeader(head, fileSize: size, path: path)
-        return try decode(path: path)
     }
 
     /// Recognises files that are clearly not audio, and RIFF/WAVE files whose data chunk is
@@ -92,53 +111,6 @@ public enum AudioFileReader {
             }
             offset += 8 + length + (length & 1)
         }
-    }
-
-    static func decode(path: String) throws -> DecodedAudio {
-        var info = SF_INFO()
-        guard let file = sf_open(path, Int32(SFM_READ), &info) else {
-            let message = String(cString: sf_strerror(nil))
-            throw AudioError(path: path, problem: .notAudio("libsndfile: \(message)"))
-        }
-        defer { sf_close(file) }
-        guard info.channels > 0, info.samplerate > 0 else {
-            throw AudioError(path: path, problem: .unsupported("header reports \(info.channels) channels at \(info.samplerate) Hz"))
-        }
-        let channels = Int(info.channels)
-        let subtype = Int(info.format) & Int(SF_FORMAT_SUBMASK)
-        let isPCM16 = subtype == Int(SF_FORMAT_PCM_16)
-        let description = formatName(Int(info.format))
-
-        // Read in blocks rather than trusting `info.frames`: some containers (pipes, OGG)
-        // report an estimate.
-        var samples: [Float] = []
-        if info.frames > 0 && info.frames < Int64(Int32.max) {
-            samples.reserveCapacity(Int(info.frames) * channels)
-        }
-        let blockFrames = 16384
-        if isPCM16 {
-            var block = [Int16](repeating: 0, count: blockFrames * channels)
-            while true {
-                let got = block.withUnsafeMutableBufferPointer { sf_readf_short(file, $0.baseAddress, sf_count_t(blockFrames)) }
-                if got <= 0 { break }
-                let scale: Float = 1.0 / 32768.0
-                for i in 0..<(Int(got) * channels) { samples.append(Float(block[i]) * scale) }
-            }
-        } else {
-            var block = [Float](repeating: 0, count: blockFrames * channels)
-            while true {
-                let got = block.withUnsafeMutableBufferPointer { sf_readf_float(file, $0.baseAddress, sf_count_t(blockFrames)) }
-                if got <= 0 { break }
-                samples.append(contentsOf: block[0..<(Int(got) * channels)])
-            }
-        }
-        if sf_error(file) != 0 {
-            let message = String(cString: sf_strerror(file))
-            throw AudioError(path: path, problem: .unsupported("libsndfile: \(message)"))
-        }
-        if samples.isEmpty { throw AudioError(path: path, problem: .noSamples) }
-        return DecodedAudio(samples: samples, sampleRate: Int(info.samplerate), channels: channels,
-                            formatDescription: description, isPCM16: isPCM16)
     }
 
     static func formatName(_ format: Int) -> String {

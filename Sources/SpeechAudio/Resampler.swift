@@ -67,29 +67,31 @@ public struct Resampler: Sendable {
         (inputCount * up + down - 1) / down
     }
 
+    /// Converts a whole signal (samples outside it count as zero).
     public func process(_ input: [Float]) -> [Float] {
         if up == down { return input }
-        let count = outputCount(forInputCount: input.count)
-        var output = [Float](repeating: 0, count: count)
-        input.withUnsafeBufferPointer { x in
-            output.withUnsafeMutableBufferPointer { y in
-                for n in 0..<count {
-                    let position = n * down
-                    let base = position / up
-                    let phase = position % up
-                    let h = phases?[phase] ?? Resampler.coefficients(fraction: Double(phase) / Double(up), halfTaps: halfTaps, cutoff: cutoff, halfLength: halfLength)
-                    // Taps k = -halfTaps+1 ... halfTaps cover input samples base+k.
-                    let first = max(0, base - halfTaps + 1)
-                    let last = min(x.count - 1, base + halfTaps)
-                    var acc: Float = 0
-                    if first <= last {
-                        for j in first...last { acc += x[j] * h[j - base + halfTaps - 1] }
-                    }
-                    y[n] = acc
-                }
-            }
-        }
+        var stream = ResamplingStream(self)
+        var output = stream.process(input)
+        output += stream.finish()
         return output
+    }
+
+    /// Output sample `n` from the input samples `x`, whose first element is input sample
+    /// `first`; `available` is the number of input samples that exist (the signal's end).
+    @inline(__always)
+    func outputSample(_ n: Int, x: UnsafeBufferPointer<Float>, first: Int, available: Int) -> Float {
+        let position = n * down
+        let base = position / up
+        let phase = position % up
+        let h = phases?[phase] ?? Resampler.coefficients(fraction: Double(phase) / Double(up), halfTaps: halfTaps, cutoff: cutoff, halfLength: halfLength)
+        // Taps k = -halfTaps+1 ... halfTaps cover input samples base+k.
+        let lo = max(0, base - halfTaps + 1)
+        let hi = min(available - 1, base + halfTaps)
+        var acc: Float = 0
+        if lo <= hi {
+            for j in lo...hi { acc += x[j - first] * h[j - base + halfTaps - 1] }
+        }
+        return acc
     }
 
     /// Windowed-sinc taps for an output sample that sits `fraction` (0 ≤ fraction < 1) input
@@ -124,4 +126,60 @@ public struct Resampler: Sendable {
     }
 
     static func gcd(_ a: Int, _ b: Int) -> Int { b == 0 ? a : gcd(b, a % b) }
+}
+
+/// A ``Resampler`` applied to a signal that arrives in pieces, with memory bounded by the
+/// filter length. The output is identical, sample for sample, to ``Resampler/process(_:)``
+/// on the whole signal, however the input is split.
+public struct ResamplingStream: Sendable {
+    public let resampler: Resampler
+    /// Input samples from absolute index `bufferStart` on.
+    private var buffer: [Float] = []
+    private var bufferStart = 0
+    private var inputCount = 0
+    private var nextOutput = 0
+
+    public init(_ resampler: Resampler) { self.resampler = resampler }
+
+    /// The output samples that `chunk` completes (those whose filter taps are all available).
+    public mutating func process(_ chunk: [Float]) -> [Float] {
+        if resampler.up == resampler.down { inputCount += chunk.count; return chunk }
+        buffer.append(contentsOf: chunk)
+        inputCount += chunk.count
+        // Output n needs inputs up to n·M/L + halfTaps.
+        var output: [Float] = []
+        output.reserveCapacity(chunk.count * resampler.up / resampler.down + 1)
+        let r = resampler, count = inputCount
+        produce(into: &output) { n in (n * r.down) / r.up + r.halfTaps < count }
+        return output
+    }
+
+    /// The remaining output samples, the signal's end padded with zeros.
+    public mutating func finish() -> [Float] {
+        if resampler.up == resampler.down { return [] }
+        let total = resampler.outputCount(forInputCount: inputCount)
+        var output: [Float] = []
+        produce(into: &output) { n in n < total }
+        buffer = []
+        bufferStart = inputCount
+        return output
+    }
+
+    private mutating func produce(into output: inout [Float], while ready: (Int) -> Bool) {
+        let r = resampler
+        let available = inputCount, first = bufferStart
+        buffer.withUnsafeBufferPointer { x in
+            while ready(nextOutput) {
+                output.append(r.outputSample(nextOutput, x: x, first: first, available: available))
+                nextOutput += 1
+            }
+        }
+        // Drop input that no later output sample reaches.
+        let keepFrom = max(0, (nextOutput * r.down) / r.up - r.halfTaps + 1)
+        let drop = min(buffer.count, keepFrom - bufferStart)
+        if drop > 0 && drop >= buffer.count / 2 {
+            buffer.removeFirst(drop)
+            bufferStart += drop
+        }
+    }
 }

@@ -11,25 +11,43 @@ struct DeepSpeechCommand: ParsableCommand {
         Prints the best transcript of each audio file, one line per file (prefixed with the file \
         name when there are several). Audio may be WAV (8/16/24/32-bit PCM or float), FLAC or \
         OGG/Vorbis at any sample rate and channel count; it is downmixed and resampled to the \
-        model's rate. Without --model the default model (armspeech 0.1.4, Armenian) is used and \
-        fetched on first use. Errors go to stderr, one line each, and the exit status is non-zero.
+        model's rate, and read block by block, so hour-long files run in constant memory (with \
+        progress on stderr). Without --model the default model (armspeech 0.1.4, Armenian) is \
+        used and fetched on first use. Errors go to stderr, one line each, and the exit status \
+        is non-zero.
+
+        Live transcription from a pipe: \
+        sox in.wav -r 16000 -c 1 -b 16 -e signed -t raw - | deepspeech --stream 320 --audio -
         """,
         version: "swift-deepspeech 0.1.0 (reads DeepSpeech 0.7-0.9 / Coqui STT 1.x .tflite models)")
 
     @Option(name: .customLong("model"), help: ArgumentHelp("Model file (.tflite).", valueName: "FILE"))
     var model: String?
 
-    @Option(name: .customLong("audio"), help: ArgumentHelp("Audio file, or a directory: every audio file in it is transcribed.", valueName: "FILE|DIR"))
+    @Option(name: .customLong("audio"), help: ArgumentHelp("Audio file, a directory (every audio file in it is transcribed), or - for raw 16-bit little-endian mono PCM at the model's rate on stdin.", valueName: "FILE|DIR|-"))
     var audio: String
 
     @Option(name: .customLong("beam_width"), help: ArgumentHelp("Beam width of the prefix beam search (default: the model's, 500 for released models).", valueName: "N"))
     var beamWidth: Int?
 
-    @Flag(name: .customLong("json"), help: "Print a JSON object per file with candidates, tokens (text, timestep, start_time) and words (word, start_time, duration).")
+    @Option(name: [.customLong("output-format"), .customLong("output_format")],
+            help: ArgumentHelp("txt: the best transcript; json: candidates with tokens and words; srt, vtt: subtitles from the word timings.", valueName: "txt|json|srt|vtt"))
+    var outputFormat: OutputFormat = .txt
+
+    @Flag(name: .customLong("json"), help: "Same as --output-format json: a JSON object per file with candidates, tokens (text, timestep, start_time) and words (word, start_time, duration).")
     var json = false
 
-    @Option(name: .customLong("candidate_transcripts"), help: ArgumentHelp("Number of candidates in --json output.", valueName: "N"))
+    @Option(name: .customLong("candidate_transcripts"), help: ArgumentHelp("Number of candidates in JSON output.", valueName: "N"))
     var candidateTranscripts = 3
+
+    @Option(name: .customLong("stream"), help: ArgumentHelp("Feed the audio in chunks of MS milliseconds through the streaming API and decode after each: txt prints each partial transcript when it changes, then the final one; JSON adds \"intermediate\", the partial transcript after every chunk.", valueName: "MS"))
+    var streamMilliseconds: Int?
+
+    @Flag(name: .customLong("segment"), help: "Cut the audio into utterances at pauses and transcribe each on its own (constant memory on long recordings): txt prints one line per utterance with its start and end time, JSON one object per utterance.")
+    var segment = false
+
+    @Option(name: .customLong("min_pause"), help: ArgumentHelp("With --segment: the shortest silence that ends an utterance, in seconds.", valueName: "SECONDS"))
+    var minimumPause = 0.5
 
     @Flag(name: .customLong("extended"), help: "Print the best transcript built from the per-token metadata (as the reference client does).")
     var extended = false
@@ -40,18 +58,30 @@ struct DeepSpeechCommand: ParsableCommand {
     @Option(name: .customLong("precision"), help: ArgumentHelp("int8: quantized layers computed as the TFLite runtime does (matches the reference engines); float32: weights dequantized first.", valueName: "int8|float32"))
     var precision: String = "int8"
 
+    @Flag(name: .customLong("no_progress"), help: "Do not report progress on stderr (reported by default for audio longer than a minute).")
+    var noProgress = false
+
     @Flag(name: .customLong("verbose"), help: "Log the model's hyperparameters and per-stage timings to stderr.")
     var verbose = false
+
+    var format: OutputFormat { json ? .json : outputFormat }
 
     func validate() throws {
         if let beamWidth, beamWidth < 1 { throw ValidationError("--beam_width must be at least 1 (got \(beamWidth))") }
         if candidateTranscripts < 1 { throw ValidationError("--candidate_transcripts must be at least 1 (got \(candidateTranscripts))") }
         if !["int8", "float32"].contains(precision) { throw ValidationError("--precision must be int8 or float32 (got \(precision))") }
+        if let ms = streamMilliseconds, ms < 1 || ms > 600_000 { throw ValidationError("--stream must be between 1 and 600000 milliseconds (got \(ms))") }
+        if streamMilliseconds != nil && segment { throw ValidationError("--stream and --segment cannot be combined") }
+        if !(minimumPause > 0.02 && minimumPause < 60) { throw ValidationError("--min_pause must be between 0.02 and 60 seconds (got \(minimumPause))") }
+        if json && outputFormat != .txt && outputFormat != .json { throw ValidationError("--json contradicts --output-format \(outputFormat.rawValue)") }
     }
 
     func run() throws {
         let files: [String]
         do { files = try audioFiles() } catch { fail("\(error)") }
+        if files.count > 1 && (format == .srt || format == .vtt) {
+            fail("\(audio): --output-format \(format.rawValue) writes one subtitle file; pass a single audio file")
+        }
         let modelPath: String
         do { modelPath = try model ?? DefaultModel.path(log: { log($0) }) } catch { fail("\(error)") }
         let speechModel: SpeechModel
@@ -60,33 +90,70 @@ struct DeepSpeechCommand: ParsableCommand {
         } catch { fail("\(error)") }
         if verbose { log(speechModel.summary) }
 
-        let options = DecodingOptions(beamWidth: beamWidth, candidates: json ? candidateTranscripts : 1)
-        let several = files.count > 1
+        let options = DecodingOptions(beamWidth: beamWidth, candidates: format == .json ? candidateTranscripts : 1)
+        let output = OutputWriter(format: format, labelFiles: files.count > 1)
         var failures = 0
         for file in files {
-            let result: Transcription
-            do { result = try speechModel.transcribe(file: file, options: options) } catch {
+            do {
+                let source: any AudioSource = file == "-"
+                    ? try RawPCMStream(sampleRate: speechModel.sampleRate)
+                    : try AudioFileStream(path: file)
+                let progress = ProgressReporter(name: file, enabled: !noProgress && streamMilliseconds == nil)
+                let timings: StageTimings, seconds: Double
+                if let ms = streamMilliseconds {
+                    let result = try transcribeInChunks(source, model: speechModel, options: options, milliseconds: ms, output: output)
+                    output.write(result.final, intermediate: result.intermediate, file: file)
+                    (timings, seconds) = (result.final.timings, result.final.audioSeconds)
+                } else if segment {
+                    var last = 0.0
+                    timings = try speechModel.transcribeUtterances(
+                        source: source, options: options, pauses: PauseDetector.Options(minimumPause: minimumPause),
+                        progress: { progress.report($0); last = $0.processedSeconds },
+                        utterance: { output.write($0, file: file) })
+                    seconds = last
+                } else {
+                    let result = try speechModel.transcribe(source: source, options: options, progress: progress.report)
+                    output.write(result, intermediate: nil, file: file)
+                    (timings, seconds) = (result.timings, result.audioSeconds)
+                }
+                progress.finish()
+                if verbose {
+                    log(String(format: "%@: %.2f s of audio in %.3f s (audio %.3f, features %.3f, acoustic model %.3f, decoding %.3f); real-time factor %.3f",
+                               file, seconds, timings.total, timings.audio, timings.features, timings.acousticModel, timings.decoding,
+                               timings.total / max(seconds, 1e-9)))
+                }
+            } catch {
                 log("deepspeech: error: \(error)")
                 failures += 1
-                continue
-            }
-            if verbose {
-                let t = result.timings
-                log(String(format: "%@: %.2f s of audio in %.3f s (audio %.3f, features %.3f, acoustic model %.3f, decoding %.3f); real-time factor %.3f",
-                           file, result.audioSeconds, t.total, t.audio, t.features, t.acousticModel, t.decoding,
-                           t.total / max(result.audioSeconds, 1e-9)))
-            }
-            if json {
-                print(jsonLine(result, file: several ? file : nil))
-            } else {
-                print(several ? "\(file): \(result.text)" : result.text)
             }
         }
+        output.finish()
         if failures > 0 { throw ExitCode(1) }
+    }
+
+    /// Feeds the source in chunks of `milliseconds` (of source audio) and decodes after each,
+    /// as the reference client's `--stream` does.
+    func transcribeInChunks(_ source: any AudioSource, model: SpeechModel, options: DecodingOptions, milliseconds: Int,
+                            output: OutputWriter) throws -> (final: Transcription, intermediate: [String]) {
+        var input = ModelInputStream(source: source, sampleRate: model.sampleRate)
+        var stream = try model.makeStream(options: options)
+        let chunkFrames = max(1, source.sampleRate * milliseconds / 1000)
+        var intermediate: [String] = []
+        var fed = 0
+        while let block = try input.next(maxFrames: chunkFrames) {
+            stream.feed(block)
+            fed += block.count
+            let partial = stream.intermediate()
+            if partial != intermediate.last ?? "" { output.writePartial(partial) }
+            intermediate.append(partial)
+        }
+        if fed == 0 { throw AudioError(path: source.name, problem: .noSamples) }
+        return (stream.finishWithMetadata(), intermediate)
     }
 
     /// The files to transcribe: `--audio` itself, or the audio files of a directory, sorted.
     func audioFiles() throws -> [String] {
+        if audio == "-" { return ["-"] }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: audio, isDirectory: &isDirectory) else {
             throw CLIError("\(audio): no such file or directory")
@@ -100,16 +167,6 @@ struct DeepSpeechCommand: ParsableCommand {
         return names.map { (audio as NSString).appendingPathComponent($0) }
     }
 
-    func jsonLine(_ result: Transcription, file: String?) -> String {
-        struct Output: Encodable {
-            var file: String?
-            var transcripts: [Candidate]
-        }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]   // deterministic; matches the reference order for transcripts
-        let data = (try? encoder.encode(Output(file: file, transcripts: result.candidates))) ?? Data("{}".utf8)
-        return String(decoding: data, as: UTF8.self)
-    }
 }
 
 struct CLIError: Error, CustomStringConvertible {

@@ -16,7 +16,7 @@ final class SpeechModelTests: XCTestCase {
                 stream.feed([])
                 offset += chunk
             }
-            XCTAssertEqual(stream.finish().candidates, oneShot.candidates, "chunk \(chunk)")
+            XCTAssertEqual(stream.finishWithMetadata().candidates, oneShot.candidates, "chunk \(chunk)")
         }
     }
 
