@@ -59,6 +59,8 @@ let package = Package(
         // Benchmarks live outside Sources/ and are not a dependency of anything.
         .executableTarget(name: "DeepSpeechBenchmark", dependencies: ["DeepSpeech"],
                           path: "Benchmarks/DeepSpeechBenchmark"),
+        .executableTarget(name: "StreamingBenchmark", dependencies: ["DeepSpeech"],
+                          path: "Benchmarks/StreamingBenchmark"),
 
         // Shared by the test targets: .npy reader, fixture paths, difference helpers.
         .target(name: "TestSupport", path: "Tests/TestSupport"),

@@ -6,7 +6,7 @@ import TestSupport
 final class CommandLineTests: XCTestCase {
     struct Run { var status: Int32; var stdout: String; var stderr: String }
 
-    func deepspeech(_ arguments: [String]) throws -> Run {
+    func deepspeech(_ arguments: [String], stdin: Data? = nil) throws -> Run {
         // The test bundle sits next to the products it was built with.
         let products = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         let executable = products.appendingPathComponent("deepspeech")
@@ -21,7 +21,17 @@ final class CommandLineTests: XCTestCase {
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
+        let input = Pipe()
+        process.standardInput = stdin == nil ? FileHandle.nullDevice : input
         try process.run()
+        if let stdin {
+            // Written from another thread so a full pipe cannot deadlock against our reads.
+            let writer = input.fileHandleForWriting
+            Thread.detachNewThread {
+                writer.write(stdin)
+                try? writer.close()
+            }
+        }
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
@@ -89,10 +99,99 @@ final class CommandLineTests: XCTestCase {
 
     func testHelpAndVersion() throws {
         let help = try deepspeech(["--help"])
-        for flag in ["--model", "--audio", "--beam_width", "--json", "--candidate_transcripts", "--extended", "--version"] {
+        for flag in ["--model", "--audio", "--beam_width", "--json", "--candidate_transcripts", "--extended", "--version",
+                     "--stream", "--segment", "--min_pause", "--output-format", "--no_progress"] {
             XCTAssertTrue(help.stdout.contains(flag), flag)
         }
         let version = try deepspeech(["--version"])
         XCTAssertTrue(version.stdout.hasPrefix("swift-deepspeech"), version.stdout)
+    }
+
+    // MARK: - Streaming, segments, subtitles
+
+    func streamingReference(_ clip: String) throws -> (intermediate: [String], text: String) {
+        let all = try XCTUnwrap(Fixtures.json("peers/stt-streaming.json") as? [String: [String: Any]])
+        let run = try XCTUnwrap(all[clip]?["chunks320"] as? [String: Any])
+        let final = try XCTUnwrap(run["final"] as? [[String: Any]])
+        return (try XCTUnwrap(run["intermediate"] as? [String]), try XCTUnwrap(final.first?["text"] as? String))
+    }
+
+    func testStreamJSONHasCoquisIntermediateTranscriptAfterEveryChunk() throws {
+        let model = try Fixtures.releasedModelPath()
+        let run = try deepspeech(["--model", model, "--audio", "Fixtures/clips/hy-02.wav", "--stream", "320", "--json"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        let reference = try streamingReference("hy-02.wav")
+        XCTAssertEqual(object["intermediate"] as? [String], reference.intermediate)
+        XCTAssertEqual(((object["transcripts"] as? [[String: Any]])?.first?["text"]) as? String, reference.text)
+    }
+
+    /// Raw PCM on stdin, as `sox … -t raw - | deepspeech --stream 320 --audio -`: partial
+    /// transcripts as they change, then the final one.
+    func testRawPCMFromStdinPrintsPartialsAsTheyChange() throws {
+        let model = try Fixtures.releasedModelPath()
+        let wav = try Data(contentsOf: Fixtures.clips.appendingPathComponent("hy-01.wav"))
+        let pcm = wav.subdata(in: 44..<wav.count)      // the fixture's canonical 44-byte header
+        let run = try deepspeech(["--model", model, "--audio", "-", "--stream", "320"], stdin: pcm)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let reference = try streamingReference("hy-01.wav")
+        var changes: [String] = []
+        for text in reference.intermediate where text != (changes.last ?? "") { changes.append(text) }
+        XCTAssertEqual(run.stdout, (changes + [reference.text]).map { $0 + "\n" }.joined())
+    }
+
+    func testSegmentPrintsOneTimedLinePerUtterance() throws {
+        let model = try Fixtures.releasedModelPath()
+        let run = try deepspeech(["--model", model, "--audio", "Fixtures/clips/hy-03.wav", "--segment"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let lines = run.stdout.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.count, 1, run.stdout)
+        let pattern = try NSRegularExpression(pattern: #"^\[00:00:0\d\.\d{3} --> 00:00:0\d\.\d{3}\] \S.*$"#)
+        XCTAssertNotNil(pattern.firstMatch(in: lines[0], range: NSRange(lines[0].startIndex..., in: lines[0])), lines[0])
+    }
+
+    func testSubtitlesFromWordTimings() throws {
+        let model = try Fixtures.releasedModelPath()
+        let json = try deepspeech(["--model", model, "--audio", "Fixtures/clips/hy-07.wav", "--json", "--candidate_transcripts", "1"])
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        let words = try XCTUnwrap((object["transcripts"] as? [[String: Any]])?.first?["words"] as? [[String: Any]])
+        for format in ["srt", "vtt"] {
+            let run = try deepspeech(["--model", model, "--audio", "Fixtures/clips/hy-07.wav", "--output-format", format])
+            XCTAssertEqual(run.status, 0, run.stderr)
+            var blocks = run.stdout.components(separatedBy: "\n\n").filter { !$0.isEmpty }
+            if format == "vtt" { XCTAssertEqual(blocks.removeFirst(), "WEBVTT") }
+            XCTAssertFalse(blocks.isEmpty)
+            let separator = format == "srt" ? "," : "."
+            let time = try NSRegularExpression(pattern: "^\\d\\d:\\d\\d:\\d\\d\\\(separator)\\d{3} --> \\d\\d:\\d\\d:\\d\\d\\\(separator)\\d{3}$")
+            var texts: [String] = []
+            for (i, block) in blocks.enumerated() {
+                let lines = block.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+                XCTAssertEqual(lines.count, 3, block)
+                XCTAssertEqual(lines.first, String(i + 1))
+                XCTAssertNotNil(time.firstMatch(in: lines[1], range: NSRange(lines[1].startIndex..., in: lines[1])), lines[1])
+                texts.append(lines.last ?? "")
+            }
+            // Every word, in order, and nothing else.
+            XCTAssertEqual(texts.joined(separator: " "), words.compactMap { $0["word"] as? String }.joined(separator: " "))
+        }
+    }
+
+    func testStreamingOptionsAreValidated() throws {
+        let model = try Fixtures.releasedModelPath()
+        let cases: [([String], String)] = [
+            (["--stream", "0"], "--stream"),
+            (["--stream", "320", "--segment"], "cannot be combined"),
+            (["--segment", "--min_pause", "0"], "--min_pause"),
+            (["--output-format", "docx"], "output-format"),
+        ]
+        for (arguments, expected) in cases {
+            let run = try deepspeech(["--model", model, "--audio", "Fixtures/clips/hy-01.wav"] + arguments)
+            XCTAssertNotEqual(run.status, 0, "\(arguments)")
+            XCTAssertEqual(run.stdout, "", "\(arguments)")
+            XCTAssertTrue(run.stderr.contains(expected), "\(arguments): \(run.stderr)")
+        }
+        let directory = try deepspeech(["--model", model, "--audio", "Fixtures/clips", "--output-format", "srt"])
+        XCTAssertNotEqual(directory.status, 0)
+        XCTAssertTrue(directory.stderr.contains("single audio file"), directory.stderr)
     }
 }

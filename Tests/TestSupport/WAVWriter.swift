@@ -1,20 +1,20 @@
 import Foundation
 
 /// Writes minimal RIFF/WAVE files for tests (PCM 16-bit or IEEE float 32-bit).
-enum WAVWriter {
-    static func pcm16(_ samples: [Int16], sampleRate: Int, channels: Int = 1) -> Data {
+public enum WAVWriter {
+    public static func pcm16(_ samples: [Int16], sampleRate: Int, channels: Int = 1) -> Data {
         var payload = Data(capacity: samples.count * 2)
         for s in samples { withUnsafeBytes(of: s.littleEndian) { payload.append(contentsOf: $0) } }
         return wave(payload: payload, format: 1, bitsPerSample: 16, sampleRate: sampleRate, channels: channels)
     }
 
-    static func float32(_ samples: [Float], sampleRate: Int, channels: Int = 1) -> Data {
+    public static func float32(_ samples: [Float], sampleRate: Int, channels: Int = 1) -> Data {
         var payload = Data(capacity: samples.count * 4)
         for s in samples { withUnsafeBytes(of: s.bitPattern.littleEndian) { payload.append(contentsOf: $0) } }
         return wave(payload: payload, format: 3, bitsPerSample: 32, sampleRate: sampleRate, channels: channels)
     }
 
-    static func wave(payload: Data, format: UInt16, bitsPerSample: UInt16, sampleRate: Int, channels: Int) -> Data {
+    public static func wave(payload: Data, format: UInt16, bitsPerSample: UInt16, sampleRate: Int, channels: Int) -> Data {
         var d = Data()
         func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { d.append(contentsOf: $0) } }
         func u16(_ v: UInt16) { withUnsafeBytes(of: v.littleEndian) { d.append(contentsOf: $0) } }
@@ -26,7 +26,7 @@ enum WAVWriter {
         return d
     }
 
-    static func temporaryFile(_ data: Data, name: String) throws -> String {
+    public static func temporaryFile(_ data: Data, name: String) throws -> String {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("speechaudio-tests-\(getpid())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let url = dir.appendingPathComponent(name)
