@@ -36,6 +36,10 @@ public struct SpeechStream: Sendable {
     private var decoder: PrefixBeamSearch
     private var timings = StageTimings()
     private var samplesFed = 0
+    /// UTF-8 text of the decoder's stable labels (those every beam prefix starts with), kept
+    /// up to date after each batch so a partial result only converts the open end.
+    private var stableText: [UInt8] = []
+    private var stableCount = 0
 
     /// - Throws: `PrefixBeamSearchError` for impossible options (beam width < 1, …).
     init(model: SpeechModel, options: DecodingOptions) throws {
@@ -102,8 +106,11 @@ public struct SpeechStream: Sendable {
     /// `IntermediateDecode`. Does not change the stream. Costs O(beam width + transcript
     /// length), independent of how much audio came before.
     public func intermediate() -> String {
-        let best = decoder.decode(candidates: 1).first
-        return best.map { model.alphabet.decode($0.labels) } ?? ""
+        let labels = decoder.bestLabels()
+        guard stableCount <= labels.count, !model.alphabet.isUTF8Bytes else { return model.alphabet.decode(labels) }
+        // The first `stableCount` labels are the stable ones, already converted.
+        let open = model.alphabet.decodeBytes(Array(labels[stableCount...]))
+        return String(decoding: stableText + open, as: UTF8.self)
     }
 
     /// Like ``intermediate()``, with `candidates` candidates (default: the stream's
@@ -160,6 +167,8 @@ public struct SpeechStream: Sendable {
         decoder = try! Self.makeDecoder(model: model, options: options)
         timings = StageTimings()
         samplesFed = 0
+        stableText = []
+        stableCount = 0
     }
 
     private mutating func flushBuffers(addingContext: Bool) {
@@ -235,6 +244,10 @@ public struct SpeechStream: Sendable {
         timings.acousticModel += DispatchTime.secondsSince(start)
         probabilities.withUnsafeBufferPointer { p in
             decoder.next(probabilities: UnsafeBufferPointer(rebasing: p[0..<(decodingSteps * classes)]), frames: decodingSteps)
+        }
+        if decoder.stableLabelCount > stableCount {
+            stableText += model.alphabet.decodeBytes(decoder.stableLabels(from: stableCount))
+            stableCount = decoder.stableLabelCount
         }
         timings.decoding += DispatchTime.secondsSince(modelDone)
         batchFill = 0

@@ -119,6 +119,10 @@ final class BeamSearchState: @unchecked Sendable {
     /// grow (a trunk node can neither be revived nor get another child, since its parent is never
     /// in the beam), so the post-order walk starts below it.
     private var trunkBottom: Int32 = PrefixTrie.root
+    /// The labels on the path from the root down to `trunkBottom` (inclusive): the start that
+    /// every prefix in the beam shares and no later frame can change. Kept so that reading out
+    /// a prefix walks only the part below the trunk.
+    private(set) var trunkLabels: [Int] = []
 
     // Scratch buffers (contents meaningless between frames).
     private var pruned: PrunedLogProbabilities
@@ -177,6 +181,7 @@ final class BeamSearchState: @unchecked Sendable {
         startedExpanding = other.startedExpanding
         historyLimit = other.historyLimit
         trunkBottom = other.trunkBottom
+        trunkLabels = other.trunkLabels
     }
 
     func copy() -> BeamSearchState { BeamSearchState(copying: self) }
@@ -471,6 +476,7 @@ final class BeamSearchState: @unchecked Sendable {
         while !nodes[Int(top)].exists, nodes[Int(top)].beamSlot < 0, nodes[Int(top)].firstChild != PrefixTrie.none,
               nodes[Int(top)].firstChild == nodes[Int(top)].lastChild {
             top = nodes[Int(top)].firstChild
+            trunkLabels.append(Int(nodes[Int(top)].label))
         }
         trunkBottom = top
 
@@ -635,6 +641,17 @@ final class BeamSearchState: @unchecked Sendable {
 
     /// The best `count` prefixes, best first (`partial_sort` with `prefix_compare`).
     func decode(count: Int, scorer: (any PrefixScorer)?) -> [CandidateTranscript] {
+        let entries = rankedPrefixes(count: count, scorer: scorer)
+        return (0 ..< min(entries.count, count)).map { i in
+            let node = entries[i].reference
+            return CandidateTranscript(labels: labels(of: node), timesteps: timesteps(of: node),
+                                       confidence: Double(entries[i].score))
+        }
+    }
+
+    /// The beam with its best `count` prefixes first, in order (`partial_sort` with
+    /// `prefix_compare`, after the scorer's final-word term).
+    private func rankedPrefixes(count: Int, scorer: (any PrefixScorer)?) -> [Candidate] {
         let total = prefixes.count
         var entries: [Candidate] = (0 ..< total).map { i in
             let node = trie.nodes[Int(prefixes[i])]
@@ -645,14 +662,30 @@ final class BeamSearchState: @unchecked Sendable {
             return Candidate(score: score, label: node.label, reference: prefixes[i])
         }
         let returned = min(total, count)
+        guard total > 0 else { return [] }
         entries.withUnsafeMutableBufferPointer {
             ReferenceOrdering<PrefixOrder>.partialSort($0.baseAddress!, count: total, middle: returned)
         }
-        return (0 ..< returned).map { i in
-            let node = entries[i].reference
-            return CandidateTranscript(labels: trie.labels(of: node), timesteps: timesteps(of: node),
-                                       confidence: Double(entries[i].score))
+        return entries
+    }
+
+    /// The labels of the best prefix (the first of ``decode(count:scorer:)``), without
+    /// timesteps: O(beam + labels below the trunk), plus one copy of the trunk's labels.
+    func bestLabels(scorer: (any PrefixScorer)?) -> [Int] {
+        let entries = rankedPrefixes(count: 1, scorer: scorer)
+        return entries.isEmpty ? [] : labels(of: entries[0].reference)
+    }
+
+    /// The labels of a prefix: the trunk's, then those on the way down from it.
+    func labels(of node: Int32) -> [Int] {
+        var below: [Int] = []
+        var current = node
+        while current != trunkBottom, current != PrefixTrie.root, current != PrefixTrie.none {
+            below.append(Int(trie.nodes[Int(current)].label))
+            current = trie.nodes[Int(current)].parent
         }
+        // Every beam prefix descends from the trunk; anything else was walked to the root.
+        return (current == trunkBottom ? trunkLabels : []) + below.reversed()
     }
 
     /// The timesteps of a prefix. A prefix that never had a finite-probability path (score

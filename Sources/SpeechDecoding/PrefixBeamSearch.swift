@@ -118,6 +118,23 @@ public struct PrefixBeamSearch: Sendable {
     }
 }
 
+extension PrefixBeamSearch {
+    /// The labels of the best transcript so far (those of `decode(candidates: 1)[0]`), without
+    /// the timesteps: for live partial results, it costs O(beam width + labels that are still
+    /// open), not O(transcript length) pointer walks.
+    public func bestLabels() -> [Int] { state.bestLabels(scorer: scorer) }
+
+    /// How many leading labels every prefix in the beam shares. No later frame can change
+    /// them, so a caller can convert them to text once (see ``stableLabels(from:)``).
+    public var stableLabelCount: Int { state.trunkLabels.count }
+
+    /// The stable labels from index `start` on (`start ≤ stableLabelCount`).
+    public func stableLabels(from start: Int) -> [Int] {
+        let trunk = state.trunkLabels
+        return Array(trunk[min(max(0, start), trunk.count)...])
+    }
+}
+
 /// Why a ``PrefixBeamSearch`` could not be created.
 public enum PrefixBeamSearchError: Error, Equatable, CustomStringConvertible {
     case invalidClassCount(Int)
