@@ -57,9 +57,10 @@ let package = Package(
         ]),
 
         // Benchmarks live outside Sources/ and are not a dependency of anything.
-        .executableTarget(name: "DeepSpeechBenchmark", dependencies: ["DeepSpeech"],
+        .target(name: "BenchmarkSupport", path: "Benchmarks/BenchmarkSupport"),
+        .executableTarget(name: "DeepSpeechBenchmark", dependencies: ["DeepSpeech", "BenchmarkSupport"],
                           path: "Benchmarks/DeepSpeechBenchmark"),
-        .executableTarget(name: "StreamingBenchmark", dependencies: ["DeepSpeech"],
+        .executableTarget(name: "StreamingBenchmark", dependencies: ["DeepSpeech", "BenchmarkSupport"],
                           path: "Benchmarks/StreamingBenchmark"),
 
         // Shared by the test targets: .npy reader, fixture paths, difference helpers.

@@ -7,37 +7,12 @@
 // The reference engine runs through ../shared/peers/peer.py (fetched by its fetch.sh into
 // ~/.cache/ds-peers); it is timed by peer.py itself (recognition only, model load excluded,
 // minimum over N runs), as this engine is here.
+import BenchmarkSupport
 import DeepSpeech
 import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
-
-func argument(_ name: String) -> String? {
-    let args = CommandLine.arguments
-    guard let i = args.firstIndex(of: name), i + 1 < args.count else { return nil }
-    return args[i + 1]
-}
-
-/// Re-runs this benchmark under `taskset -c 0` (once), so it and the reference engine it
-/// starts are both confined to one core.
-func pinToOneCore() {
-    guard ProcessInfo.processInfo.environment["DS_BENCH_PINNED"] == nil else { return }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/taskset")
-    process.arguments = ["-c", "0", Bundle.main.executablePath ?? CommandLine.arguments[0]] + CommandLine.arguments.dropFirst()
-    var environment = ProcessInfo.processInfo.environment
-    environment["DS_BENCH_PINNED"] = "1"
-    environment["OPENBLAS_NUM_THREADS"] = "1"
-    process.environment = environment
-    do {
-        try process.run()
-        process.waitUntilExit()
-        exit(process.terminationStatus)
-    } catch {
-        print("benchmark: cannot run taskset (\(error)); timing without pinning")
-    }
-}
 
 func cpuDescription() -> String {
     guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return "unknown CPU" }
@@ -48,19 +23,13 @@ func cpuDescription() -> String {
     return "\(model); features: \(wanted.filter(flags.contains).joined(separator: " "))"
 }
 
-func peakRSSMegabytes(children: Bool) -> Double {
-    var usage = rusage()
-    getrusage(children ? RUSAGE_CHILDREN.rawValue : RUSAGE_SELF.rawValue, &usage)
-    return Double(usage.ru_maxrss) / 1024   // ru_maxrss is in KiB on Linux
-}
-
 let root = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
 let audioPath = argument("--audio") ?? "Fixtures/clips/long-hy.wav"
 let repeats = Int(argument("--repeat") ?? "3") ?? 3
 let peersDir = argument("--peers") ?? (NSHomeDirectory() + "/.cache/ds-peers")
 let peerScript = argument("--peer-script") ?? root.appendingPathComponent("../shared/peers/peer.py").standardized.path
 
-pinToOneCore()
+pinToCore("0")
 print("CPU: \(cpuDescription())")
 print("threads: this process pinned to CPU 0; the reference engine runs under `taskset -c 0`")
 

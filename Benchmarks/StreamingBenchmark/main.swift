@@ -8,38 +8,15 @@
 // and the peak RSS after one minute and at the end. Pinned to one core.
 //
 //   swift run -c release StreamingBenchmark [--model FILE] [--audio FILE] [--minutes N] [--chunk-ms MS] [--cpu K]
+import BenchmarkSupport
 import DeepSpeech
 import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
 
-func argument(_ name: String) -> String? {
-    let args = CommandLine.arguments
-    guard let i = args.firstIndex(of: name), i + 1 < args.count else { return nil }
-    return args[i + 1]
-}
-
 let cpu = argument("--cpu") ?? "0"
-if ProcessInfo.processInfo.environment["DS_BENCH_PINNED"] == nil {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/taskset")
-    process.arguments = ["-c", cpu, Bundle.main.executablePath ?? CommandLine.arguments[0]] + CommandLine.arguments.dropFirst()
-    var environment = ProcessInfo.processInfo.environment
-    environment["DS_BENCH_PINNED"] = "1"
-    process.environment = environment
-    if (try? process.run()) != nil {
-        process.waitUntilExit()
-        exit(process.terminationStatus)
-    }
-    print("benchmark: cannot run taskset; timing without pinning")
-}
-
-func peakRSSMegabytes() -> Double {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    return Double(usage.ru_maxrss) / 1024
-}
+pinToCore(cpu)
 
 func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 

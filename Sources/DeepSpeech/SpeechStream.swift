@@ -36,9 +36,9 @@ public struct SpeechStream: Sendable {
     private var decoder: PrefixBeamSearch
     private var timings = StageTimings()
     private var samplesFed = 0
-    /// UTF-8 text of the decoder's stable labels (those every beam prefix starts with), kept
+    /// Text of the decoder's stable labels (those every beam prefix starts with), kept
     /// up to date after each batch so a partial result only converts the open end.
-    private var stableText: [UInt8] = []
+    private var stableText = ""
     private var stableCount = 0
 
     /// - Throws: `PrefixBeamSearchError` for impossible options (beam width < 1, …).
@@ -106,11 +106,11 @@ public struct SpeechStream: Sendable {
     /// `IntermediateDecode`. Does not change the stream. Costs O(beam width + transcript
     /// length), independent of how much audio came before.
     public func intermediate() -> String {
-        let labels = decoder.bestLabels()
-        guard stableCount <= labels.count, !model.alphabet.isUTF8Bytes else { return model.alphabet.decode(labels) }
-        // The first `stableCount` labels are the stable ones, already converted.
-        let open = model.alphabet.decodeBytes(Array(labels[stableCount...]))
-        return String(decoding: stableText + open, as: UTF8.self)
+        // Byte alphabets can split a character between the stable and the open part.
+        guard !model.alphabet.isUTF8Bytes, stableCount == decoder.stableLabelCount else {
+            return model.alphabet.decode(decoder.bestLabels())
+        }
+        return stableText + model.alphabet.decode(decoder.bestLabelsAfterStable())
     }
 
     /// Like ``intermediate()``, with `candidates` candidates (default: the stream's
@@ -167,7 +167,7 @@ public struct SpeechStream: Sendable {
         decoder = try! Self.makeDecoder(model: model, options: options)
         timings = StageTimings()
         samplesFed = 0
-        stableText = []
+        stableText = ""
         stableCount = 0
     }
 
@@ -246,7 +246,7 @@ public struct SpeechStream: Sendable {
             decoder.next(probabilities: UnsafeBufferPointer(rebasing: p[0..<(decodingSteps * classes)]), frames: decodingSteps)
         }
         if decoder.stableLabelCount > stableCount {
-            stableText += model.alphabet.decodeBytes(decoder.stableLabels(from: stableCount))
+            stableText += model.alphabet.decode(decoder.stableLabels(from: stableCount))
             stableCount = decoder.stableLabelCount
         }
         timings.decoding += DispatchTime.secondsSince(modelDone)

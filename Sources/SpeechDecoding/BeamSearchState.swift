@@ -676,16 +676,27 @@ final class BeamSearchState: @unchecked Sendable {
         return entries.isEmpty ? [] : labels(of: entries[0].reference)
     }
 
+    /// The labels of the best prefix after the trunk's (`trunkLabels.count` of them).
+    func bestLabelsBelowTrunk(scorer: (any PrefixScorer)?) -> [Int] {
+        let entries = rankedPrefixes(count: 1, scorer: scorer)
+        return entries.isEmpty ? [] : labelsBelowTrunk(of: entries[0].reference).labels
+    }
+
     /// The labels of a prefix: the trunk's, then those on the way down from it.
     func labels(of node: Int32) -> [Int] {
+        let (below, reachedTrunk) = labelsBelowTrunk(of: node)
+        // Every beam prefix descends from the trunk; anything else was walked to the root.
+        return reachedTrunk ? trunkLabels + below : below
+    }
+
+    private func labelsBelowTrunk(of node: Int32) -> (labels: [Int], reachedTrunk: Bool) {
         var below: [Int] = []
         var current = node
         while current != trunkBottom, current != PrefixTrie.root, current != PrefixTrie.none {
             below.append(Int(trie.nodes[Int(current)].label))
             current = trie.nodes[Int(current)].parent
         }
-        // Every beam prefix descends from the trunk; anything else was walked to the root.
-        return (current == trunkBottom ? trunkLabels : []) + below.reversed()
+        return (below.reversed(), current == trunkBottom)
     }
 
     /// The timesteps of a prefix. A prefix that never had a finite-probability path (score

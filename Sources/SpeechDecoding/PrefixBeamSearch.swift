@@ -124,6 +124,11 @@ extension PrefixBeamSearch {
     /// open), not O(transcript length) pointer walks.
     public func bestLabels() -> [Int] { state.bestLabels(scorer: scorer) }
 
+    /// The labels of the best transcript after the first ``stableLabelCount`` (which it
+    /// shares with every prefix in the beam): `bestLabels() == stableLabels(from: 0) +
+    /// bestLabelsAfterStable()`, at a cost independent of the stable part's length.
+    public func bestLabelsAfterStable() -> [Int] { state.bestLabelsBelowTrunk(scorer: scorer) }
+
     /// How many leading labels every prefix in the beam shares. No later frame can change
     /// them, so a caller can convert them to text once (see ``stableLabels(from:)``).
     public var stableLabelCount: Int { state.trunkLabels.count }

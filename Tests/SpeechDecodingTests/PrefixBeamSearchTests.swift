@@ -245,6 +245,7 @@ final class PrefixBeamSearchTests: XCTestCase {
             stable += search.stableLabels(from: stable.count)
             XCTAssertEqual(stable.count, count)
             for candidate in all { XCTAssertEqual(Array(candidate.labels.prefix(count)), stable) }
+            XCTAssertEqual(stable + search.bestLabelsAfterStable(), all[0].labels)
         }
         XCTAssertGreaterThan(stable.count, 50, "the trunk should grow on peaked input")
     }
