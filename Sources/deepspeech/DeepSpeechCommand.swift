@@ -40,7 +40,7 @@ struct DeepSpeechCommand: ParsableCommand {
     @Option(name: .customLong("candidate_transcripts"), help: ArgumentHelp("Number of candidates in JSON output.", valueName: "N"))
     var candidateTranscripts = 3
 
-    @Option(name: .customLong("stream"), help: ArgumentHelp("Feed the audio in chunks of MS milliseconds through the streaming API and decode after each: txt prints each partial transcript when it changes, then the final one; JSON adds \"intermediate\", the partial transcript after every chunk.", valueName: "MS"))
+    @Option(name: .customLong("stream"), help: ArgumentHelp("Feed the audio in chunks of MS milliseconds through the streaming API and decode after each: txt prints each partial transcript when it changes, then the final one (for a directory, only the final ones); JSON adds \"intermediate\", the partial transcript after every chunk.", valueName: "MS"))
     var streamMilliseconds: Int?
 
     @Flag(name: .customLong("segment"), help: "Cut the audio into utterances at pauses and transcribe each on its own (constant memory on long recordings): txt prints one line per utterance with its start and end time, JSON one object per utterance.")
