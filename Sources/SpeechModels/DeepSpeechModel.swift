@@ -52,6 +52,31 @@ public struct DeepSpeechModelMetadata: Sendable, Codable, Equatable {
 /// ```
 /// (sizes for released models; read from the file). Every row is independent except through
 /// the LSTM state, so the result does not depend on how steps are batched.
+/// One layer of a ``DeepSpeechModel`` as `inspect` shows it. Widths are per time step.
+public struct LayerSummary: Sendable, Codable, Equatable {
+    public var name: String
+    public var kind: String
+    /// The weight tensor's name in the model file.
+    public var tensor: String
+    public var inputWidth: Int
+    public var outputWidth: Int
+    /// `[units, inputs]` as stored.
+    public var weightShape: [Int]
+    public var parameters: Int
+    /// "int8" (symmetric, per-tensor `scale`) or "float32", as stored in the file.
+    public var storedType: String
+    public var scale: Float?
+    /// Bytes of weights and bias in the file.
+    public var bytes: Int
+    /// The arithmetic used at run time ("int8" hybrid or "float32").
+    public var computedAs: String
+
+    enum CodingKeys: String, CodingKey {
+        case name, kind, tensor, inputWidth = "input_width", outputWidth = "output_width", weightShape = "weight_shape"
+        case parameters, storedType = "stored_type", scale, bytes, computedAs = "computed_as"
+    }
+}
+
 public final class DeepSpeechModel: Sendable {
     public let path: String
     public let precision: Precision
@@ -83,6 +108,26 @@ public final class DeepSpeechModel: Sendable {
     }
 
     public var parameterCount: Int { [layer1, layer2, layer3, lstm, layer5, layer6].reduce(0) { $0 + $1.parameterCount } }
+
+    /// The layers in the order the forward pass runs them, for inspection.
+    public var layers: [LayerSummary] {
+        let h = hyperparameters
+        let clip = String(format: "%g", h.reluClip)
+        func summary(_ name: String, _ kind: String, _ layer: DenseLayer, input: Int, output: Int) -> LayerSummary {
+            LayerSummary(name: name, kind: kind, tensor: layer.name, inputWidth: input, outputWidth: output,
+                         weightShape: [layer.units, layer.inputs], parameters: layer.parameterCount,
+                         storedType: layer.storedType, scale: layer.storedScale, bytes: layer.storedBytes,
+                         computedAs: precision.rawValue)
+        }
+        return [
+            summary("layer_1", "dense, ReLU clipped at \(clip)", layer1, input: h.windowSize, output: h.nHidden),
+            summary("layer_2", "dense, ReLU clipped at \(clip)", layer2, input: h.nHidden, output: h.nHidden),
+            summary("layer_3", "dense, ReLU clipped at \(clip)", layer3, input: h.nHidden, output: h.nHidden),
+            summary("lstm", "LSTM, gates i, j, f, o from [x, h]; state c, h of \(h.nCell)", lstm, input: h.nHidden, output: h.nCell),
+            summary("layer_5", "dense, ReLU clipped at \(clip)", layer5, input: h.nCell, output: h.nHidden),
+            summary("layer_6", "dense, then softmax over \(h.nClasses) classes", layer6, input: h.nHidden, output: h.nClasses),
+        ]
+    }
 
     /// Fresh per-stream state: zero LSTM state and every scratch buffer, allocated once.
     public func makeState() -> DeepSpeechState { DeepSpeechState(hyperparameters) }

@@ -21,8 +21,13 @@ struct DenseLayer: Sendable {
     let bias: [Float]
     let inputs: Int
     let units: Int
+    /// How the weights are stored in the file ("int8" or "float32") and the int8 scale.
+    let storedType: String
+    let storedScale: Float?
 
     var parameterCount: Int { inputs * units + bias.count }
+    /// Bytes of the weights and bias as stored in the file.
+    var storedBytes: Int { inputs * units * (storedType == "int8" ? 1 : 4) + bias.count * 4 }
 
     /// - Parameters: input `[rows][inputs]`, output `[rows][units]`.
     func apply(_ input: UnsafePointer<Float>, rows: Int, into output: UnsafeMutablePointer<Float>,

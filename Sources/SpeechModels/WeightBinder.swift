@@ -75,7 +75,8 @@ struct WeightBinder {
         default:
             throw fail("weights '\(w.name)' have unsupported type code \(w.typeCode) (expected int8 or float32)")
         }
-        return DenseLayer(name: w.name, weights: weights, bias: bias, inputs: inputs, units: units)
+        return DenseLayer(name: w.name, weights: weights, bias: bias, inputs: inputs, units: units,
+                          storedType: w.type == .int8 ? "int8" : "float32", storedScale: w.type == .int8 ? w.scales[0] : nil)
     }
 
     func hyperparameters(layer1: DenseLayer, lstm: DenseLayer, layer6: DenseLayer) throws -> DeepSpeechHyperparameters {

@@ -7,6 +7,18 @@ struct DeepSpeechCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "deepspeech",
         abstract: "Speech to text with Mozilla DeepSpeech 0.7-0.9 and Coqui STT 1.x models, in pure Swift.",
+        discussion: "Without a subcommand, deepspeech transcribes: `deepspeech --audio clip.wav` is `deepspeech transcribe --audio clip.wav`.",
+        version: Transcribe.version,
+        subcommands: [Transcribe.self, Inspect.self],
+        defaultSubcommand: Transcribe.self)
+}
+
+/// `deepspeech transcribe` (the default subcommand).
+struct Transcribe: ParsableCommand {
+    static let version = "swift-deepspeech 0.1.0 (reads DeepSpeech 0.7-0.9 / Coqui STT 1.x .tflite models)"
+    static let configuration = CommandConfiguration(
+        commandName: "transcribe",
+        abstract: "Transcribe audio files, a directory of them, or raw PCM from a pipe (the default subcommand).",
         discussion: """
         Prints the best transcript of each audio file, one line per file (prefixed with the file \
         name when there are several). Audio may be WAV (8/16/24/32-bit PCM or float), FLAC or \
@@ -19,7 +31,7 @@ struct DeepSpeechCommand: ParsableCommand {
         Live transcription from a pipe: \
         sox in.wav -r 16000 -c 1 -b 16 -e signed -t raw - | deepspeech --stream 320 --audio -
         """,
-        version: "swift-deepspeech 0.1.0 (reads DeepSpeech 0.7-0.9 / Coqui STT 1.x .tflite models)")
+        version: Transcribe.version)
 
     @Option(name: .customLong("model"), help: ArgumentHelp("Model file (.tflite).", valueName: "FILE"))
     var model: String?
@@ -78,7 +90,7 @@ struct DeepSpeechCommand: ParsableCommand {
 
     func run() throws {
         let files: [String]
-        do { files = try audioFiles() } catch { fail("\(error)") }
+        do { files = try audioFiles(audio) } catch { fail("\(error)") }
         if files.count > 1 && (format == .srt || format == .vtt) {
             fail("\(audio): --output-format \(format.rawValue) writes one subtitle file; pass a single audio file")
         }
@@ -152,7 +164,7 @@ struct DeepSpeechCommand: ParsableCommand {
     }
 
     /// The files to transcribe: `--audio` itself, or the audio files of a directory, sorted.
-    func audioFiles() throws -> [String] {
+    func audioFiles(_ audio: String) throws -> [String] {
         if audio == "-" { return ["-"] }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: audio, isDirectory: &isDirectory) else {

@@ -98,7 +98,9 @@ final class CommandLineTests: XCTestCase {
     }
 
     func testHelpAndVersion() throws {
-        let help = try deepspeech(["--help"])
+        let overview = try deepspeech(["--help"])
+        XCTAssertTrue(overview.stdout.contains("transcribe (default)") && overview.stdout.contains("inspect"), overview.stdout)
+        let help = try deepspeech(["transcribe", "--help"])
         for flag in ["--model", "--audio", "--beam_width", "--json", "--candidate_transcripts", "--extended", "--version",
                      "--stream", "--segment", "--min_pause", "--output-format", "--no_progress"] {
             XCTAssertTrue(help.stdout.contains(flag), flag)
@@ -193,5 +195,22 @@ final class CommandLineTests: XCTestCase {
         let directory = try deepspeech(["--model", model, "--audio", "Fixtures/clips", "--output-format", "srt"])
         XCTAssertNotEqual(directory.status, 0)
         XCTAssertTrue(directory.stderr.contains("single audio file"), directory.stderr)
+    }
+
+    func testInspectAnswersHowBigTheLSTMIsInOneCommand() throws {
+        let model = try Fixtures.releasedModelPath()
+        let text = try deepspeech(["inspect", "--model", model])
+        XCTAssertEqual(text.status, 0, text.stderr)
+        let lstm = try XCTUnwrap(text.stdout.split(separator: "\n").first { $0.hasPrefix("lstm ") })
+        XCTAssertTrue(lstm.contains("2048 -> 2048") && lstm.contains("33,562,624"), String(lstm))
+        let json = try deepspeech(["inspect", "--model", model, "--json", "--tensors"])
+        XCTAssertEqual(json.status, 0, json.stderr)
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual((object["layers"] as? [[String: Any]])?.count, 6)
+        XCTAssertGreaterThan((object["tensors"] as? [[String: Any]])?.count ?? 0, 6)
+        let wrong = try deepspeech(["inspect", "--model", "Fixtures/clips/hy-01.wav"])
+        XCTAssertNotEqual(wrong.status, 0)
+        XCTAssertEqual(wrong.stdout, "")
+        XCTAssertTrue(wrong.stderr.contains("hy-01.wav"), wrong.stderr)
     }
 }

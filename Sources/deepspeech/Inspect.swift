@@ -1,0 +1,43 @@
+import ArgumentParser
+import DeepSpeech
+import Foundation
+
+/// `deepspeech inspect`: what a model file holds.
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show a model's format, metadata, feature parameters and layers (sizes, parameters, quantization, bytes).",
+        discussion: "With --tensors, also every tensor stored in the file with its shape, type, size and CRC-32 (the value of Python's zlib.crc32 on its bytes).")
+
+    @Option(name: .customLong("model"), help: ArgumentHelp("Model file (.tflite); default: the default model.", valueName: "FILE"))
+    var model: String?
+
+    @Flag(name: .customLong("tensors"), help: "List every stored tensor.")
+    var tensors = false
+
+    @Flag(name: .customLong("json"), help: "Print one JSON object instead of text.")
+    var json = false
+
+    @Option(name: .customLong("precision"), help: ArgumentHelp("Report the loaded size for int8 (default) or float32 arithmetic.", valueName: "int8|float32"))
+    var precision: String = "int8"
+
+    func validate() throws {
+        if !["int8", "float32"].contains(precision) { throw ValidationError("--precision must be int8 or float32 (got \(precision))") }
+    }
+
+    func run() throws {
+        let inspection: ModelInspection
+        do {
+            let path = try model ?? DefaultModel.path(log: { log($0) })
+            let speechModel = try SpeechModel(path: path, precision: precision == "float32" ? .float32 : .int8Hybrid)
+            inspection = try ModelInspection(model: speechModel, includeTensors: tensors)
+        } catch { fail("\(error)") }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
+            let data = (try? encoder.encode(inspection)) ?? Data("{}".utf8)
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            print(inspection.text)
+        }
+    }
+}
