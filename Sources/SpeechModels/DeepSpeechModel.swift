@@ -139,8 +139,9 @@ public final class DeepSpeechModel: Sendable {
     /// client lays them out) and writes `[steps][nClasses]` probabilities. Any number of
     /// steps: they are processed in batches of `nSteps`, carrying the LSTM state in `state`.
     /// Receives each layer's output for a batch: the layer name (`layer_1`, `layer_2`,
-    /// `layer_3`, `lstm_h`, `lstm_c` (one step at a time), `layer_5`, `layer_6` (raw logits),
-    /// `probabilities`), the values `[rows][width]` and the row count.
+    /// `layer_3`, `lstm_gates` (pre-activation i, j, f, o, one step at a time), `lstm_c` (one
+    /// step at a time), `lstm_h`, `layer_5`, `layer_6` (raw logits), `probabilities`), the
+    /// values `[rows][width]` and the row count.
     public typealias ActivationObserver = (_ layer: String, _ values: UnsafeBufferPointer<Float>, _ rows: Int) -> Void
 
     public func forward(windows: UnsafeBufferPointer<Float>, steps: Int, state: inout DeepSpeechState,
@@ -248,6 +249,7 @@ extension DeepSpeechModel {
                     for k in 0..<cell { xh[hidden + k] = hState[k] }
                     lstm.apply(xh.baseAddress!, rows: 1, into: z.baseAddress!, scratch: &s.quantization)
                 }
+                observe("lstm_gates", z.baseAddress!, gates, 1)
                 for k in 0..<cell {
                     let i = Activations.sigmoid(z[k])
                     let j = Activations.tanh(z[cell + k])

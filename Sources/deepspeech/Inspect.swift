@@ -14,6 +14,12 @@ struct Inspect: ParsableCommand {
     @Flag(name: .customLong("tensors"), help: "List every stored tensor.")
     var tensors = false
 
+    @Option(name: .customLong("audio"), help: ArgumentHelp("Audio to run through the model for --dump (at most 2 minutes).", valueName: "FILE"))
+    var audio: String?
+
+    @Option(name: .customLong("dump"), help: ArgumentHelp("Write every stage for --audio as NumPy .npy files (samples, power_spectrum, mfcc, context_windows, layer_1 … layer_3, lstm_gates, lstm_c, lstm_h, layer_5, layer_6, probabilities), the beam's best prefixes per step (beam.json) and index.json.", valueName: "DIR"))
+    var dump: String?
+
     @Flag(name: .customLong("json"), help: "Print one JSON object instead of text.")
     var json = false
 
@@ -21,6 +27,7 @@ struct Inspect: ParsableCommand {
     var precision: String = "int8"
 
     func validate() throws {
+        if (audio == nil) != (dump == nil) { throw ValidationError("--audio and --dump go together") }
         if !["int8", "float32"].contains(precision) { throw ValidationError("--precision must be int8 or float32 (got \(precision))") }
     }
 
@@ -31,6 +38,15 @@ struct Inspect: ParsableCommand {
             let speechModel = try SpeechModel(path: path, precision: precision == "float32" ? .float32 : .int8Hybrid)
             inspection = try ModelInspection(model: speechModel, includeTensors: tensors)
         } catch { fail("\(error)") }
+        if let audio, let dump {
+            do {
+                let speechModel = try SpeechModel(path: inspection.path, precision: precision == "float32" ? .float32 : .int8Hybrid)
+                let recording = try speechModel.record(try ModelInput.load(path: audio, sampleRate: speechModel.sampleRate))
+                try recording.write(to: dump)
+                log("deepspeech: wrote \(recording.stages.count) stages of \(audio) to \(dump) (index.json lists them)")
+            } catch { fail("\(error)") }
+            return
+        }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]

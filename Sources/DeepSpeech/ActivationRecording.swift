@@ -1,0 +1,187 @@
+import Foundation
+
+/// One stage's tensor from a recording pass: row-major `Float` values of `shape`.
+public struct RecordedTensor: Sendable {
+    public var name: String
+    public var shape: [Int]
+    public var values: [Float]
+    /// What the stage is, in a phrase (for index files and plots).
+    public var description: String
+}
+
+/// Everything the pipeline computed for one piece of audio, stage by stage, in the order the
+/// data flows: samples, power spectrum, MFCC, context windows, each layer's output (LSTM gates
+/// and states included), probabilities, and the beam search's best prefixes after each step.
+///
+/// ```swift
+/// let recording = try model.record(samples)
+/// let layer3 = recording["layer_3"]!        // shape [steps, 2048]
+/// ```
+public struct ActivationRecording: Sendable {
+    public var stages: [RecordedTensor]
+    /// The best `topPrefixes` prefixes after each step: `[step][rank]` (text, score).
+    public var beam: [[BeamEntry]]
+    /// The final result (equal to `transcribeWithMetadata` on the same samples).
+    public var transcription: Transcription
+
+    public struct BeamEntry: Sendable, Codable, Equatable {
+        public var text: String
+        public var score: Double
+    }
+
+    public subscript(name: String) -> RecordedTensor? { stages.first { $0.name == name } }
+}
+
+/// Why a recording could not be made.
+public struct RecordingError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+extension SpeechModel {
+    /// The longest audio ``record(_:options:topPrefixes:)`` accepts: every stage is kept in
+    /// memory, about 75 KB per 20 ms step for the released models (200 MB per minute).
+    public static let maximumRecordingSeconds = 120.0
+
+    /// Runs the pipeline once over `samples` (mono, model rate) keeping every stage. The
+    /// steps go through the acoustic model in batches of `nSteps` from the start, exactly as a
+    /// stream fed the same samples processes them, so the transcription is the same.
+    public func record(_ samples: [Float], options: DecodingOptions = DecodingOptions(), topPrefixes: Int = 5) throws -> ActivationRecording {
+        let seconds = Double(samples.count) / Double(sampleRate)
+        guard seconds <= Self.maximumRecordingSeconds else {
+            throw RecordingError(description: String(format: "a recording keeps every stage in memory; %.0f s of audio is more than the %.0f s allowed (cut the audio first)", seconds, Self.maximumRecordingSeconds))
+        }
+        let h = acoustic.hyperparameters
+        var stages: [RecordedTensor] = []
+        stages.append(RecordedTensor(name: "samples", shape: [samples.count], values: samples,
+                                     description: "audio samples at \(sampleRate) Hz, mono, in [-1, 1)"))
+
+        // Features: the native client's frames (full windows, then the zero-padded tail).
+        let frames = features.framesLikeNativeClient(samples)
+        let frameCount = frames.count / h.nInput
+        var power = [Float](repeating: 0, count: frameCount * features.spectrum.binCount)
+        var buffers = PowerSpectrum.Buffers(features.spectrum)
+        var window = [Float](repeating: 0, count: features.windowLength)
+        for k in 0..<frameCount {
+            let start = k * features.stepLength
+            for i in 0..<features.windowLength { window[i] = start + i < samples.count ? samples[start + i] : 0 }
+            window.withUnsafeBufferPointer { w in
+                power.withUnsafeMutableBufferPointer { p in
+                    let bins = features.spectrum.binCount
+                    features.spectrum.compute(frame: w, into: UnsafeMutableBufferPointer(rebasing: p[(k * bins)..<((k + 1) * bins)]), buffers: &buffers)
+                }
+            }
+        }
+        stages.append(RecordedTensor(name: "power_spectrum", shape: [frameCount, features.spectrum.binCount], values: power,
+                                     description: "|FFT|² of each \(features.windowLength)-sample Hann window, every \(features.stepLength) samples"))
+        stages.append(RecordedTensor(name: "mfcc", shape: [frameCount, h.nInput], values: frames,
+                                     description: "\(h.nInput) MFCCs per frame"))
+        let windows = ContextWindows.make(frames: frames, featureCount: h.nInput, context: h.nContext)
+        stages.append(RecordedTensor(name: "context_windows", shape: [frameCount, 2 * h.nContext + 1, h.nInput], values: windows,
+                                     description: "frames t-\(h.nContext) … t+\(h.nContext) for each time step (the model's input)"))
+
+        // Acoustic model, observing every layer.
+        let order = ["layer_1", "layer_2", "layer_3", "lstm_gates", "lstm_c", "lstm_h", "layer_5", "layer_6", "probabilities"]
+        let descriptions = [
+            "layer_1": "dense 1 (clipped ReLU)", "layer_2": "dense 2 (clipped ReLU)", "layer_3": "dense 3 (clipped ReLU)",
+            "lstm_gates": "LSTM gate pre-activations i, j, f, o", "lstm_c": "LSTM cell state", "lstm_h": "LSTM output (hidden state)",
+            "layer_5": "dense 5 (clipped ReLU)", "layer_6": "output logits", "probabilities": "softmax over the labels and the blank (last)",
+        ]
+        var collected: [String: [Float]] = [:]
+        var widths: [String: Int] = [:]
+        var probabilities = [Float](repeating: 0, count: frameCount * h.nClasses)
+        var state = acoustic.makeState()
+        windows.withUnsafeBufferPointer { w in
+            probabilities.withUnsafeMutableBufferPointer { p in
+                acoustic.forward(windows: w, steps: frameCount, state: &state, probabilities: p) { name, values, rows in
+                    collected[name, default: []].append(contentsOf: values)
+                    widths[name] = values.count / max(rows, 1)
+                }
+            }
+        }
+        for name in order {
+            guard let values = collected[name], let width = widths[name] else { continue }
+            stages.append(RecordedTensor(name: name, shape: [values.count / width, width], values: values, description: descriptions[name] ?? name))
+        }
+
+        // Decoder, step by step, keeping the best prefixes.
+        var decoder = try PrefixBeamSearch(classCount: h.nClasses, beamWidth: options.beamWidth ?? defaultBeamWidth,
+                                           cutoffTopN: options.cutoffTopN, cutoffProbability: options.cutoffProbability)
+        var beam: [[ActivationRecording.BeamEntry]] = []
+        probabilities.withUnsafeBufferPointer { p in
+            for t in 0..<frameCount {
+                decoder.next(probabilities: UnsafeBufferPointer(rebasing: p[(t * h.nClasses)..<((t + 1) * h.nClasses)]), frames: 1)
+                beam.append(decoder.decode(candidates: topPrefixes).map {
+                    ActivationRecording.BeamEntry(text: alphabet.decode($0.labels), score: $0.confidence)
+                })
+            }
+        }
+        var stream = try makeStream(options: options)
+        stream.feed(samples)
+        let transcription = stream.finishWithMetadata()
+        return ActivationRecording(stages: stages, beam: beam, transcription: transcription)
+    }
+}
+
+/// Writes NumPy `.npy` files (format 1.0, little-endian float32, C order), which
+/// `numpy.load` opens directly.
+public enum NPYWriter {
+    public static func data(shape: [Int], values: [Float]) -> Data {
+        precondition(shape.reduce(1, *) == values.count, "shape \(shape) does not hold \(values.count) values")
+        let shapeText = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
+        var header = "{'descr': '<f4', 'fortran_order': False, 'shape': \(shapeText), }"
+        // Magic (6) + version (2) + length (2) + header + newline, padded to a multiple of 64.
+        let unpadded = 10 + header.utf8.count + 1
+        header += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"
+        var out = Data([0x93] + Array("NUMPY".utf8) + [1, 0])
+        let length = UInt16(header.utf8.count)
+        out.append(contentsOf: [UInt8(length & 0xFF), UInt8(length >> 8)])
+        out.append(contentsOf: Array(header.utf8))
+        values.withUnsafeBufferPointer { v in
+            for x in v { withUnsafeBytes(of: x.bitPattern.littleEndian) { out.append(contentsOf: $0) } }
+        }
+        return out
+    }
+}
+
+extension ActivationRecording {
+    /// Summary statistics of a stage.
+    public struct Statistics: Sendable, Codable, Equatable {
+        public var count: Int
+        public var minimum: Float
+        public var maximum: Float
+        public var mean: Double
+        public var standardDeviation: Double
+
+        public init(_ values: [Float]) {
+            count = values.count
+            minimum = values.min() ?? 0
+            maximum = values.max() ?? 0
+            var sum = 0.0, squares = 0.0
+            for v in values { sum += Double(v); squares += Double(v) * Double(v) }
+            mean = values.isEmpty ? 0 : sum / Double(values.count)
+            standardDeviation = values.isEmpty ? 0 : max(0, squares / Double(values.count) - mean * mean).squareRoot()
+        }
+
+        enum CodingKeys: String, CodingKey { case count, minimum = "min", maximum = "max", mean, standardDeviation = "std" }
+    }
+
+    /// Writes every stage as `<name>.npy`, the beam as `beam.json` and an `index.json` that
+    /// lists the stages in order with file, shape, description and statistics.
+    public func write(to directory: String) throws {
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        struct Entry: Encodable { var name: String; var file: String; var shape: [Int]; var description: String; var statistics: Statistics }
+        struct Index: Encodable { var stages: [Entry]; var beam: String; var transcripts: [Candidate] }
+        var entries: [Entry] = []
+        for stage in stages {
+            let file = stage.name + ".npy"
+            try NPYWriter.data(shape: stage.shape, values: stage.values).write(to: URL(fileURLWithPath: directory).appendingPathComponent(file))
+            entries.append(Entry(name: stage.name, file: file, shape: stage.shape, description: stage.description, statistics: Statistics(stage.values)))
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys, .prettyPrinted]
+        try encoder.encode(beam).write(to: URL(fileURLWithPath: directory).appendingPathComponent("beam.json"))
+        try encoder.encode(Index(stages: entries, beam: "beam.json", transcripts: transcription.candidates))
+            .write(to: URL(fileURLWithPath: directory).appendingPathComponent("index.json"))
+    }
+}
