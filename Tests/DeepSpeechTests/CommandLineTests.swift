@@ -213,4 +213,20 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(wrong.stdout, "")
         XCTAssertTrue(wrong.stderr.contains("hy-01.wav"), wrong.stderr)
     }
+
+    func testGoldenRecordAndCheckExitStatus() throws {
+        let model = try Fixtures.releasedModelPath()
+        let golden = FileManager.default.temporaryDirectory.appendingPathComponent("cli-golden-\(getpid()).json").path
+        let record = try deepspeech(["golden", "record", "--model", model, "--audio", "Fixtures/clips/hy-08.wav", "--beam_width", "20", "--output", golden])
+        XCTAssertEqual(record.status, 0, record.stderr)
+        let check = try deepspeech(["golden", "check", golden])
+        XCTAssertEqual(check.status, 0, check.stdout + check.stderr)
+        XCTAssertTrue(check.stdout.contains("golden check passed"), check.stdout)
+        let drift = try deepspeech(["golden", "check", golden, "--precision", "float32"])
+        XCTAssertEqual(drift.status, 1, drift.stdout + drift.stderr)
+        XCTAssertTrue(drift.stdout.contains("drifted first at stage 'layer_1'"), drift.stdout)
+        let notGolden = try deepspeech(["golden", "check", "Package.swift"])
+        XCTAssertNotEqual(notGolden.status, 0)
+        XCTAssertTrue(notGolden.stderr.contains("Package.swift"), notGolden.stderr)
+    }
 }
