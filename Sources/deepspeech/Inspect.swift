@@ -20,6 +20,9 @@ struct Inspect: ParsableCommand {
     @Option(name: .customLong("dump"), help: ArgumentHelp("Write every stage for --audio as NumPy .npy files (samples, power_spectrum, mfcc, context_windows, layer_1 … layer_3, lstm_gates, lstm_c, lstm_h, layer_5, layer_6, probabilities), the beam's best prefixes per step (beam.json) and index.json.", valueName: "DIR"))
     var dump: String?
 
+    @Option(name: .customLong("plot"), help: ArgumentHelp("Write SVG figures for --audio: waveform with word boundaries, spectrogram, MFCC, a heat map per layer, and the CTC posteriorgram with the decoded tokens and words.", valueName: "DIR"))
+    var plot: String?
+
     @Flag(name: .customLong("json"), help: "Print one JSON object instead of text.")
     var json = false
 
@@ -27,7 +30,8 @@ struct Inspect: ParsableCommand {
     var precision: String = "int8"
 
     func validate() throws {
-        if (audio == nil) != (dump == nil) { throw ValidationError("--audio and --dump go together") }
+        if audio != nil && dump == nil && plot == nil { throw ValidationError("--audio needs --dump DIR or --plot DIR") }
+        if audio == nil && (dump != nil || plot != nil) { throw ValidationError("--dump and --plot need --audio FILE") }
         if !["int8", "float32"].contains(precision) { throw ValidationError("--precision must be int8 or float32 (got \(precision))") }
     }
 
@@ -38,12 +42,19 @@ struct Inspect: ParsableCommand {
             let speechModel = try SpeechModel(path: path, precision: precision == "float32" ? .float32 : .int8Hybrid)
             inspection = try ModelInspection(model: speechModel, includeTensors: tensors)
         } catch { fail("\(error)") }
-        if let audio, let dump {
+        if let audio {
             do {
                 let speechModel = try SpeechModel(path: inspection.path, precision: precision == "float32" ? .float32 : .int8Hybrid)
                 let recording = try speechModel.record(try ModelInput.load(path: audio, sampleRate: speechModel.sampleRate))
-                try recording.write(to: dump)
-                log("deepspeech: wrote \(recording.stages.count) stages of \(audio) to \(dump) (index.json lists them)")
+                if let dump {
+                    try recording.write(to: dump)
+                    log("deepspeech: wrote \(recording.stages.count) stages of \(audio) to \(dump) (index.json lists them)")
+                }
+                if let plot {
+                    let files = try Figures.write(recording, sampleRate: speechModel.sampleRate, stepSeconds: speechModel.secondsPerFrame,
+                                                  alphabet: speechModel.alphabet, to: plot)
+                    log("deepspeech: wrote \(files.count) figures to \(plot): \(files.joined(separator: ", "))")
+                }
             } catch { fail("\(error)") }
             return
         }
