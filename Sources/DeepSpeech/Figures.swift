@@ -6,8 +6,11 @@ import Foundation
 /// - `waveform.svg`: the samples with the best transcript's word boundaries;
 /// - `spectrogram.svg`: power in dB over time and frequency;
 /// - `mfcc.svg`: the MFCC frames;
-/// - `layer_1.svg` … `probabilities.svg`: each layer's output (units on the vertical axis,
+/// - `layer_1.svg` … `layer_6.svg`: each layer's output (units on the vertical axis,
 ///   averaged in groups when there are more than 256);
+///
+/// Heat maps are coloured between the 1st and 99th percentile of their values (the colour
+/// bar shows the range).
 /// - `posteriorgram.svg`: the probability of each label over time, with the decoded tokens
 ///   (circles) and the words (bands on top).
 public enum Figures {
@@ -36,12 +39,12 @@ public enum Figures {
         if let mfcc = recording["mfcc"] {
             try save("mfcc.svg", heatMap(title: "MFCC, \(mfcc.shape[1]) coefficients per 20 ms frame", values: mfcc.values,
                                          rows: mfcc.shape[0], columns: mfcc.shape[1], stepSeconds: stepSeconds,
-                                         yAxis: .range(0, Double(mfcc.shape[1] - 1), unit: "coefficient"), colourLabel: "value"))
+                                         yAxis: .range(-0.5, Double(mfcc.shape[1]) - 0.5, unit: "coefficient"), colourLabel: "value"))
         }
         for stage in recording.stages where stage.shape.count == 2 && !["power_spectrum", "mfcc", "probabilities"].contains(stage.name) {
             try save("\(stage.name).svg", heatMap(title: "\(stage.name): \(stage.description), \(stage.shape[1]) units",
                                                  values: stage.values, rows: stage.shape[0], columns: stage.shape[1],
-                                                 stepSeconds: stepSeconds, yAxis: .range(0, Double(stage.shape[1] - 1), unit: "unit"),
+                                                 stepSeconds: stepSeconds, yAxis: .range(-0.5, Double(stage.shape[1]) - 0.5, unit: "unit"),
                                                  colourLabel: "activation"))
         }
         if let probabilities = recording["probabilities"] {
@@ -107,7 +110,11 @@ public enum Figures {
                 grid[r * steps + t] = sum / max(n, 1)
             }
         }
-        var lo = grid.min() ?? 0, hi = grid.max() ?? 1
+        // Colour limits from the 1st and 99th percentiles, so a few extreme values (MFCC 0 in
+        // silence, say) do not wash out the rest; values beyond them take the end colours.
+        let sorted = grid.filter { !$0.isNaN }.sorted()
+        var lo = sorted.isEmpty ? 0 : sorted[sorted.count / 100]
+        var hi = sorted.isEmpty ? 1 : sorted[sorted.count - 1 - sorted.count / 100]
         if let clampLow { lo = max(lo, clampLow) }
         if hi <= lo { hi = lo + 1 }
         // Row 0 of the image is the top: the highest unit.
@@ -221,7 +228,7 @@ public enum Figures {
         return 10 * magnitude
     }
 
-    /// Viridis, interpolated between 6 stops; `f` in [0, 1].
+    /// Viridis, interpolated between 6 stops; `f` in [0, 1] (clamped).
     static func colour(_ f: Float) -> (UInt8, UInt8, UInt8) {
         let stops: [(Float, Float, Float)] = [(68, 1, 84), (65, 68, 135), (42, 120, 142), (34, 168, 132), (122, 209, 81), (253, 231, 37)]
         let x = min(max(f.isNaN ? 0 : f, 0), 1) * Float(stops.count - 1)
