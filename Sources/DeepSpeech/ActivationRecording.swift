@@ -123,8 +123,37 @@ extension SpeechModel {
 }
 
 /// Writes NumPy `.npy` files (format 1.0, little-endian float32, C order), which
-/// `numpy.load` opens directly.
+/// `numpy.load` opens directly, and reads them back.
 public enum NPYWriter {
+    /// Reads a little-endian float32, C-order `.npy` file (what ``data(shape:values:)`` writes,
+    /// and `numpy.save` of a float32 array).
+    public static func read(path: String) throws -> (shape: [Int], values: [Float]) {
+        func bad(_ why: String) -> RecordingError { RecordingError(description: "\(path): not a float32 .npy file (\(why))") }
+        guard let data = FileManager.default.contents(atPath: path) else { throw bad("cannot read it") }
+        let bytes = [UInt8](data)
+        guard bytes.count >= 10, bytes[0] == 0x93, bytes[1...5].elementsEqual("NUMPY".utf8) else { throw bad("no NUMPY magic") }
+        let headerStart = bytes[6] == 1 ? 10 : 12
+        guard bytes.count >= headerStart else { throw bad("truncated header") }
+        let headerLength = bytes[6] == 1 ? Int(bytes[8]) | Int(bytes[9]) << 8
+            : Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24
+        guard bytes.count >= headerStart + headerLength else { throw bad("truncated header") }
+        let header = String(decoding: bytes[headerStart..<(headerStart + headerLength)], as: UTF8.self)
+        guard header.contains("'descr': '<f4'"), header.contains("'fortran_order': False"),
+              let open = header.range(of: "'shape': ("), let close = header[open.upperBound...].firstIndex(of: ")") else {
+            throw bad("only little-endian float32 in C order is read")
+        }
+        let shape = header[open.upperBound..<close].split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        let count = shape.reduce(1, *)
+        let start = headerStart + headerLength
+        guard bytes.count - start == 4 * count else { throw bad("\(bytes.count - start) data bytes for shape \(shape)") }
+        var values = [Float](repeating: 0, count: count)
+        for i in 0..<count {
+            let p = start + 4 * i
+            values[i] = Float(bitPattern: UInt32(bytes[p]) | UInt32(bytes[p + 1]) << 8 | UInt32(bytes[p + 2]) << 16 | UInt32(bytes[p + 3]) << 24)
+        }
+        return (shape, values)
+    }
+
     public static func data(shape: [Int], values: [Float]) -> Data {
         precondition(shape.reduce(1, *) == values.count, "shape \(shape) does not hold \(values.count) values")
         let shapeText = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"

@@ -8,6 +8,8 @@ import Foundation
 /// bytes (equal CRCs mean bit-identical), and a *fingerprint*: the sums of each row and of
 /// each column (the last dimension is the row). The fingerprint is small (rows + columns
 /// numbers) yet any change of a single value changes one row sum and one column sum by as much.
+/// Optionally the full tensors are stored too (`.npy` files next to the golden file), and then
+/// checked element by element.
 ///
 /// ```swift
 /// let golden = try GoldenOutputs.record(model: model, audioFiles: ["a.wav"])
@@ -44,6 +46,8 @@ public struct GoldenOutputs: Codable, Sendable {
         public var file: String
         public var transcripts: [Transcript]
         public var stages: [Stage]
+        /// With full tensors: the folder (relative to the golden file) holding `<stage>.npy`.
+        public var tensors: String?
     }
 
     public var format = "swift-deepspeech golden outputs 1"
@@ -76,17 +80,30 @@ public struct GoldenOutputs: Codable, Sendable {
     public func tolerance(for stage: String) -> Tolerance { tolerances[stage] ?? Self.defaultTolerance }
 
     /// Runs `model` on each file and stores the stages and transcripts.
+    /// - Parameter fullTensorsNextTo: a golden file path; when given, every stage is also
+    ///   written as `.npy` into `<golden>.tensors/<n>/` and checked element by element later.
     public static func record(model: SpeechModel, audioFiles: [String], options: DecodingOptions = DecodingOptions(candidates: 3),
-                              tolerances: [String: Tolerance] = defaultTolerances) throws -> GoldenOutputs {
-        let audio = try audioFiles.map { file in try Self.audio(model: model, file: file, options: options) }
+                              tolerances: [String: Tolerance] = defaultTolerances, fullTensorsNextTo golden: String? = nil) throws -> GoldenOutputs {
+        var audio: [Audio] = []
+        for (n, file) in audioFiles.enumerated() {
+            let (entry, recording) = try Self.audio(model: model, file: file, options: options)
+            var stored = entry
+            if let golden {
+                let folder = (golden as NSString).lastPathComponent + ".tensors/\(n + 1)"
+                try recording.write(to: ((golden as NSString).deletingLastPathComponent as NSString).appendingPathComponent(folder))
+                stored.tensors = folder
+            }
+            audio.append(stored)
+        }
         return GoldenOutputs(model: model.path, precision: model.acoustic.precision.rawValue, beamWidth: options.beamWidth,
                              candidates: options.candidates, tolerances: tolerances, audio: audio)
     }
 
-    static func audio(model: SpeechModel, file: String, options: DecodingOptions) throws -> Audio {
+    static func audio(model: SpeechModel, file: String, options: DecodingOptions) throws -> (Audio, ActivationRecording) {
         let recording = try model.record(try ModelInput.load(path: file, sampleRate: model.sampleRate), options: options)
-        return Audio(file: file, transcripts: recording.transcription.candidates.map { Transcript(text: $0.text, confidence: $0.confidence) },
-                     stages: recording.stages.map(Self.stage))
+        let audio = Audio(file: file, transcripts: recording.transcription.candidates.map { Transcript(text: $0.text, confidence: $0.confidence) },
+                          stages: recording.stages.map(Self.stage), tensors: nil)
+        return (audio, recording)
     }
 
     static func stage(_ tensor: RecordedTensor) -> Stage {
@@ -177,11 +194,13 @@ public struct GoldenOutputs: Codable, Sendable {
     /// Recomputes every audio file with `model` and compares, stage by stage, then the
     /// transcripts (stage "transcripts": texts equal, confidences within
     /// ``confidenceTolerance``).
-    public func check(model: SpeechModel, overriding: [String: Tolerance] = [:]) throws -> Report {
+    ///
+    /// - Parameter goldenPath: where the golden file is, to find full tensors stored next to it.
+    public func check(model: SpeechModel, overriding: [String: Tolerance] = [:], goldenPath: String? = nil) throws -> Report {
         var results: [StageResult] = []
         let options = DecodingOptions(beamWidth: beamWidth, candidates: candidates)
         for golden in audio {
-            let now = try Self.audio(model: model, file: golden.file, options: options)
+            let (now, recording) = try Self.audio(model: model, file: golden.file, options: options)
             for expected in golden.stages {
                 let tolerance = overriding[expected.name] ?? tolerance(for: expected.name)
                 guard let actual = now.stages.first(where: { $0.name == expected.name }) else {
@@ -189,7 +208,16 @@ public struct GoldenOutputs: Codable, Sendable {
                                                tolerance: tolerance, bitIdentical: false, passed: false, problem: "stage missing"))
                     continue
                 }
-                results.append(Self.compare(actual, expected, file: golden.file, tolerance: tolerance))
+                var result = Self.compare(actual, expected, file: golden.file, tolerance: tolerance)
+                if let folder = golden.tensors, result.problem?.hasPrefix("shape") != true {
+                    let base = goldenPath.map { ($0 as NSString).deletingLastPathComponent } ?? "."
+                    let stored = try NPYWriter.read(path: ((base as NSString).appendingPathComponent(folder) as NSString)
+                                                        .appendingPathComponent(expected.name + ".npy"))
+                    if let tensor = recording[expected.name] {
+                        Self.compareElements(tensor.values, stored.values, into: &result)
+                    }
+                }
+                results.append(result)
             }
             results.append(Self.compareTranscripts(now.transcripts, golden.transcripts, file: golden.file))
         }
@@ -220,6 +248,29 @@ public struct GoldenOutputs: Codable, Sendable {
         }
         if !result.passed && result.problem == nil { result.problem = "values out of tolerance" }
         return result
+    }
+
+    /// Element-by-element comparison with the stored full tensor (in addition to the
+    /// fingerprint): the differences reported become the elements' own.
+    static func compareElements(_ actual: [Float], _ expected: [Float], into result: inout StageResult) {
+        guard actual.count == expected.count else {
+            result.passed = false
+            result.problem = "\(actual.count) values instead of \(expected.count)"
+            return
+        }
+        var maxAbsolute = 0.0, maxRelative = 0.0, within = true
+        for (x, g) in zip(actual, expected) {
+            let d = abs(Double(x) - Double(g))
+            maxAbsolute = max(maxAbsolute, d)
+            maxRelative = max(maxRelative, d / max(abs(Double(g)), 1e-12))
+            if !(d <= result.tolerance.absolute + result.tolerance.relative * abs(Double(g))) { within = false }
+        }
+        result.maxAbsolute = max(result.maxAbsolute, maxAbsolute)
+        result.maxRelative = max(result.maxRelative, maxRelative)
+        if !within {
+            result.passed = false
+            result.problem = "values out of tolerance (element by element)"
+        }
     }
 
     static func compareTranscripts(_ actual: [Transcript], _ expected: [Transcript], file: String) -> StageResult {

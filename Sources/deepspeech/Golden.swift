@@ -27,6 +27,9 @@ struct Golden: ParsableCommand {
         @Option(name: .customLong("precision"), help: ArgumentHelp("int8 or float32.", valueName: "int8|float32"))
         var precision: String = "int8"
 
+        @Flag(name: .customLong("full"), help: "Also store every stage's full tensor as .npy in <output>.tensors/ (about 15 MB per 3 s clip); check then compares element by element.")
+        var full = false
+
         func validate() throws {
             if audio.isEmpty { throw ValidationError("give at least one --audio file") }
             if !["int8", "float32"].contains(precision) { throw ValidationError("--precision must be int8 or float32 (got \(precision))") }
@@ -38,7 +41,8 @@ struct Golden: ParsableCommand {
                 let path = try model ?? DefaultModel.path(log: { log($0) })
                 let speechModel = try SpeechModel(path: path, precision: precision == "float32" ? .float32 : .int8Hybrid)
                 let golden = try GoldenOutputs.record(model: speechModel, audioFiles: audio,
-                                                      options: DecodingOptions(beamWidth: beamWidth, candidates: 3))
+                                                      options: DecodingOptions(beamWidth: beamWidth, candidates: 3),
+                                                      fullTensorsNextTo: full ? output : nil)
                 try golden.write(to: output)
                 log("deepspeech: recorded \(golden.audio.count) file(s), \(golden.audio.first?.stages.count ?? 0) stages each, to \(output)")
             } catch { fail("\(error)") }
@@ -88,7 +92,7 @@ struct Golden: ParsableCommand {
                 let file = try GoldenOutputs(contentsOf: golden)
                 let chosen = precision ?? file.precision
                 let speechModel = try SpeechModel(path: model ?? file.model, precision: chosen == "float32" ? .float32 : .int8Hybrid)
-                report = try file.check(model: speechModel, overriding: try overrides())
+                report = try file.check(model: speechModel, overriding: try overrides(), goldenPath: golden)
             } catch { fail("\(error)") }
             if json {
                 let encoder = JSONEncoder()

@@ -55,4 +55,28 @@ final class GoldenOutputsTests: XCTestCase {
         let relaxed = try edited.check(model: model, overriding: ["lstm_h": GoldenOutputs.Tolerance(absolute: 1e-2, relative: 0)])
         XCTAssertTrue(relaxed.passed, relaxed.text)
     }
+
+    /// With full tensors stored, one element changed in a stored `.npy` fails its stage.
+    func testFullTensorsAreComparedElementByElement() throws {
+        let model = try SpeechModel(path: Fixtures.releasedModelPath())
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("golden-full-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let path = directory + "/golden.json"
+        let golden = try GoldenOutputs.record(model: model, audioFiles: [Fixtures.clips.appendingPathComponent("hy-08.wav").path],
+                                              options: DecodingOptions(beamWidth: 20, candidates: 1), fullTensorsNextTo: path)
+        try golden.write(to: path)
+        XCTAssertEqual(golden.audio[0].tensors, "golden.json.tensors/1")
+        let reread = try GoldenOutputs(contentsOf: path)
+        let same = try reread.check(model: model, goldenPath: path)
+        XCTAssertTrue(same.passed, same.text)
+
+        let file = directory + "/golden.json.tensors/1/lstm_c.npy"
+        var (shape, values) = try NPYWriter.read(path: file)
+        values[values.count / 2] += 1e-3
+        try NPYWriter.data(shape: shape, values: values).write(to: URL(fileURLWithPath: file))
+        let edited = try reread.check(model: model, goldenPath: path)
+        XCTAssertEqual(edited.firstFailure?.stage, "lstm_c", edited.text)
+        XCTAssertEqual(edited.firstFailure?.maxAbsolute ?? 0, 1e-3, accuracy: 1e-6)
+        XCTAssertEqual(edited.results.filter { !$0.passed }.count, 1, edited.text)
+    }
 }
