@@ -46,6 +46,8 @@ let package = Package(
         .target(name: "SpeechCheckpoints"),
         // 3. Typed acoustic models: immutable weights + per-stream state, forward pass.
         .target(name: "SpeechModels", dependencies: ["SpeechNumerics", "SpeechCheckpoints"]),
+        // Language models: ARPA and KenLM binaries (read, memory-mapped, scored as KenLM does).
+        .target(name: "SpeechLanguageModel"),
         // 4. Decoding: alphabet, greedy CTC, prefix beam search, candidate metadata.
         .target(name: "SpeechDecoding"),
         // 5. Public API (umbrella): load a model, transcribe samples or files.
@@ -70,6 +72,7 @@ let package = Package(
         .testTarget(name: "SpeechCheckpointsTests", dependencies: ["SpeechCheckpoints", "TestSupport"]),
         .testTarget(name: "SpeechModelsTests", dependencies: ["SpeechModels", "TestSupport"]),
         .testTarget(name: "SpeechDecodingTests", dependencies: ["SpeechDecoding", "TestSupport"]),
+        .testTarget(name: "SpeechLanguageModelTests", dependencies: ["SpeechLanguageModel", "TestSupport"]),
         .testTarget(name: "DeepSpeechTests", dependencies: ["DeepSpeech", "TestSupport"]),
     ]
 )

@@ -1,0 +1,31 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A read-only memory mapping of a whole file, unmapped when released. Models read their
+/// tables straight from it, without copying.
+public final class MappedFile: @unchecked Sendable {
+    // @unchecked: the mapping is read-only (PROT_READ) and lives as long as the object.
+    public let path: String
+    public let bytes: UnsafeRawBufferPointer
+
+    public init(path: String) throws {
+        self.path = path
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw LanguageModelError(path: path, problem: "cannot open the file (\(String(cString: strerror(errno))))") }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw LanguageModelError(path: path, problem: "cannot stat the file") }
+        if (info.st_mode & S_IFMT) == S_IFDIR { throw LanguageModelError(path: path, problem: "it is a directory") }
+        let size = Int(info.st_size)
+        guard size > 0 else { throw LanguageModelError(path: path, problem: "the file is empty") }
+        guard let address = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), address != MAP_FAILED else {
+            throw LanguageModelError(path: path, problem: "cannot map the file (\(String(cString: strerror(errno))))")
+        }
+        bytes = UnsafeRawBufferPointer(start: address, count: size)
+    }
+
+    deinit { munmap(UnsafeMutableRawPointer(mutating: bytes.baseAddress), bytes.count) }
+}
