@@ -13,6 +13,9 @@ Boost (never a run-time dependency of the product):
     make -C kenlm-build -j2 query build_binary lmplz
     python3 Fixtures/record_kenlm.py --kenlm kenlm-build/bin
 
+Also the KenLM models inside the two DeepSpeech scorer packages of ../shared/data/deepspeech-smoke-test
+(keys "scorer:<file>"), on 100 seeded sentences of their vocabulary's words.
+
 Sentences: every word of words.txt alone; KenLM's model_test continuation sentence; the toy
 models' words; and 150 sentences of 1-12 words drawn (seeded) from those words plus two
 out-of-vocabulary words. query wraps each in <s> … </s>.
@@ -68,6 +71,25 @@ def main():
         kind = (p.stderr.strip().splitlines() or [""])[0]
         result[name] = {"type": kind, "sentences": recs}
         print(f"{name}: {kind or 'ARPA'}; {len(recs)} sentences", file=sys.stderr)
+    # The two scorer packages: query reads the KenLM model at their start. Sentences of words
+    # from their vocabularies (seeded), plus one out-of-vocabulary word.
+    smoke = os.path.join(DATA, "deepspeech-smoke-test")
+    for name, vocab in [("pruned_lm.scorer", "vocab.pruned.txt"), ("pruned_lm.bytes.scorer", "vocab.pruned.bytes.txt")]:
+        tokens = sorted(set(open(os.path.join(smoke, vocab), encoding="utf-8").read().split()))
+        rng = random.Random(name)
+        scorer_sents = [[rng.choice(tokens) for _ in range(rng.randint(1, 10))] for _ in range(100)] + [["zzzz"]]
+        p = subprocess.run([os.path.join(a.kenlm, "query"), os.path.join(smoke, name)],
+                           input="".join(" ".join(s) + "\n" for s in scorer_sents), capture_output=True, text=True, check=True)
+        lines = [l for l in p.stdout.splitlines() if "Total:" in l]
+        recs = []
+        for s, line in zip(scorer_sents, lines):
+            body, total = line.split("Total:")
+            toks = [list(re.match(r"^(.*)=(\d+) (\d+) (\S+)$", t.strip()).groups()) for t in body.split("\t") if t.strip()]
+            toks = [[w, int(i), int(n), float(pr)] for w, i, n, pr in toks]
+            tot = re.match(r"\s*(\S+) OOV: (\d+)", total)
+            recs.append({"text": " ".join(s), "words": toks, "total": float(tot.group(1)), "oov": int(tot.group(2))})
+        result["scorer:" + name] = {"type": (p.stderr.strip().splitlines() or [""])[0], "sentences": recs}
+        print(f"{name}: {len(recs)} sentences", file=sys.stderr)
     out = os.path.join(HERE, "reference", "kenlm")
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "query.json"), "w", encoding="utf-8") as fh:

@@ -3,19 +3,23 @@ import XCTest
 import SpeechLanguageModel
 import TestSupport
 
-/// Every model of ../shared/data/kenlm — ARPA files and KenLM binaries of every type — scores
-/// 189 sentences exactly as KenLM's `query` does (Fixtures/reference/kenlm/query.json, recorded
+/// Every model of ../shared/data/kenlm — ARPA files and KenLM binaries of every type — and the
+/// models inside the two smoke-test scorer packages score their sentences (189 and 101)
+/// exactly as KenLM's `query` does (Fixtures/reference/kenlm/query.json, recorded
 /// by Fixtures/record_kenlm.py): the same vocabulary id, the same n-gram length, and the same
 /// log10 probability for every word (query prints 7 significant digits), and the same total.
 final class KenLMQueryParityTests: XCTestCase {
     func load(_ name: String) throws -> any NGramLanguageModel {
+        if name.hasPrefix("scorer:") {
+            return try ScorerPackage(path: Fixtures.sharedData.appendingPathComponent("deepspeech-smoke-test/\(name.dropFirst(7))").path).languageModel
+        }
         let path = Fixtures.sharedData.appendingPathComponent("kenlm/\(name)").path
         return name.hasSuffix(".arpa") ? try ARPAModel(path: path) : try KenLMBinaryModel(path: path)
     }
 
     func testEveryModelMatchesQuery() throws {
         let reference = try XCTUnwrap(Fixtures.json("kenlm/query.json") as? [String: [String: Any]])
-        XCTAssertEqual(reference.count, 11)
+        XCTAssertEqual(reference.count, 13)
         for (name, record) in reference.sorted(by: { $0.key < $1.key }) {
             let model = try load(name)
             let sentences = try XCTUnwrap(record["sentences"] as? [[String: Any]])

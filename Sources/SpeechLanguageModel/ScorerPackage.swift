@@ -1,0 +1,142 @@
+import Foundation
+
+/// A DeepSpeech / Coqui STT scorer package (`.scorer`, format 6): a KenLM binary, then
+/// `"EIRT"`, the format version, the UTF-8 mode flag, the default alpha and beta, and the
+/// vocabulary as an OpenFST `ConstFst` (see ../shared/docs/decoder-lm-formats.md §2-3).
+public final class ScorerPackage: @unchecked Sendable {
+    // @unchecked: everything is immutable after init (the FST reads the mapped file).
+    public let path: String
+    public let languageModel: KenLMBinaryModel
+    /// Bytes mode: the "words" are single UTF-8 codepoints and labels are byte values.
+    public let isUTF8Mode: Bool
+    public let defaultAlpha: Double
+    public let defaultBeta: Double
+    /// The vocabulary graph: in alphabet mode each word is its labels (+1) then the space
+    /// label (+1); in bytes mode each word is its UTF-8 bytes.
+    public let vocabulary: ConstFst
+
+    public static let fileVersion: Int32 = 6
+
+    public init(path: String) throws {
+        self.path = path
+        func fail(_ problem: String) -> LanguageModelError { LanguageModelError(path: path, problem: problem) }
+        let file = try MappedFile(path: path)
+        languageModel = try KenLMBinaryModel(file: file)
+        let bytes = file.bytes
+        let e = languageModel.endOfModel
+        guard bytes.count > e else { throw fail("a KenLM model with nothing after it: not a scorer package (no vocabulary trie)") }
+        guard bytes.count >= e + 25 else { throw fail("truncated scorer header after the language model") }
+        guard bytes[e..<(e + 4)].elementsEqual("EIRT".utf8) else { throw fail("no 'TRIE' header after the language model (at byte \(e))") }
+        let version = bytes.loadUnaligned(fromByteOffset: e + 4, as: Int32.self)
+        guard version == Self.fileVersion else {
+            throw fail("scorer format version \(version); version 6 (DeepSpeech 0.7+ / Coqui STT) is read" + (version == 5 ? " (version 5 is DeepSpeech 0.6's separate trie file)" : ""))
+        }
+        isUTF8Mode = bytes[e + 8] != 0
+        defaultAlpha = bytes.loadUnaligned(fromByteOffset: e + 9, as: Double.self)
+        defaultBeta = bytes.loadUnaligned(fromByteOffset: e + 17, as: Double.self)
+        vocabulary = try ConstFst(file: file, offset: e + 25, alignmentBase: 0, path: path)
+    }
+
+    /// Every word the vocabulary graph accepts, as label sequences (the +1 offset removed;
+    /// in alphabet mode without the trailing space).
+    public func vocabularyLabelSequences() -> [[Int]] {
+        vocabulary.acceptedSequences().map { sequence in
+            let labels = sequence.map { Int($0) - 1 }
+            return isUTF8Mode ? labels : Array(labels.dropLast())
+        }
+    }
+}
+
+/// OpenFST's `ConstFst<StdArc>` as written by `fst::Write` with alignment: a 65-byte header,
+/// then 20-byte states and 16-byte arcs, each block aligned to 16 bytes of the file.
+public struct ConstFst: @unchecked Sendable {
+    public let start: Int
+    public let stateCount: Int
+    public let arcCount: Int
+    let states: UnsafeRawPointer   // {float final; uint32 pos; uint32 narcs; uint32 niepsilons; uint32 noepsilons}
+    let arcs: UnsafeRawPointer     // {int32 ilabel; int32 olabel; float weight; int32 nextstate}
+    let file: MappedFile
+
+    public static let magic: Int32 = 2_125_659_606
+
+    init(file: MappedFile, offset: Int, alignmentBase: Int, path: String) throws {
+        self.file = file
+        let bytes = file.bytes
+        func fail(_ problem: String) -> LanguageModelError { LanguageModelError(path: path, problem: "vocabulary FST at byte \(offset): \(problem)") }
+        var p = offset
+        func need(_ n: Int) throws { guard p + n <= bytes.count else { throw fail("truncated") } }
+        func int32() throws -> Int32 { try need(4); defer { p += 4 }; return bytes.loadUnaligned(fromByteOffset: p, as: Int32.self) }
+        func int64() throws -> Int64 { try need(8); defer { p += 8 }; return bytes.loadUnaligned(fromByteOffset: p, as: Int64.self) }
+        func string() throws -> String {
+            let n = Int(try int32())
+            guard n >= 0 && n < 256 else { throw fail("bad string length \(n)") }
+            try need(n)
+            defer { p += n }
+            return String(decoding: bytes[p..<(p + n)], as: UTF8.self)
+        }
+        guard try int32() == Self.magic else { throw fail("not an OpenFST file (bad magic)") }
+        let type = try string(), arcType = try string()
+        guard type == "const", arcType == "standard" else { throw fail("a '\(type)' FST of '\(arcType)' arcs; a const FST of standard arcs is read") }
+        let version = try int32(), flags = try int32()
+        _ = try int64()   // properties
+        let start = try int64(), states = try int64(), arcs = try int64()
+        guard flags & 0x3 == 0 else { throw fail("symbol tables are not expected in a scorer") }
+        guard states >= 0, arcs >= 0, start >= -1, start < max(states, 1) else { throw fail("bad counts (start \(start), \(states) states, \(arcs) arcs)") }
+        let aligned = version == 1 || flags & 0x4 != 0
+        func align() { if aligned { while (p - alignmentBase) % 16 != 0 { p += 1 } } }
+        align()
+        try need(Int(states) * 20)
+        self.states = bytes.baseAddress! + p
+        p += Int(states) * 20
+        align()
+        try need(Int(arcs) * 16)
+        self.arcs = bytes.baseAddress! + p
+        self.start = Int(start)
+        stateCount = Int(states)
+        arcCount = Int(arcs)
+        for s in 0..<stateCount {
+            let (pos, n) = arcRange(s)
+            guard pos + n <= arcCount else { throw fail("state \(s) points past the arcs") }
+        }
+    }
+
+    func arcRange(_ s: Int) -> (Int, Int) {
+        (Int(states.loadUnaligned(fromByteOffset: 20 * s + 4, as: UInt32.self)), Int(states.loadUnaligned(fromByteOffset: 20 * s + 8, as: UInt32.self)))
+    }
+
+    /// Whether `state` is final (its final weight is not +∞).
+    public func isFinal(_ state: Int) -> Bool { states.loadUnaligned(fromByteOffset: 20 * state, as: Float.self) != .infinity }
+
+    /// The state reached from `state` by `label`, if any (arcs are sorted by label).
+    public func next(_ state: Int, label: Int32) -> Int? {
+        let (pos, n) = arcRange(state)
+        var lo = pos, hi = pos + n
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            let l = arcs.loadUnaligned(fromByteOffset: 16 * mid, as: Int32.self)
+            if l < label { lo = mid + 1 } else if l > label { hi = mid } else {
+                return Int(arcs.loadUnaligned(fromByteOffset: 16 * mid + 12, as: Int32.self))
+            }
+        }
+        return nil
+    }
+
+    /// Every label sequence from the start to a final state (the graph is acyclic).
+    public func acceptedSequences() -> [[Int32]] {
+        guard start >= 0 else { return [] }
+        var out: [[Int32]] = []
+        var path: [Int32] = []
+        func walk(_ s: Int, depth: Int) {
+            guard depth < 1000 else { return }
+            if isFinal(s) { out.append(path) }
+            let (pos, n) = arcRange(s)
+            for a in pos..<(pos + n) {
+                path.append(arcs.loadUnaligned(fromByteOffset: 16 * a, as: Int32.self))
+                walk(Int(arcs.loadUnaligned(fromByteOffset: 16 * a + 12, as: Int32.self)), depth: depth + 1)
+                path.removeLast()
+            }
+        }
+        walk(start, depth: 0)
+        return out
+    }
+}
