@@ -49,7 +49,7 @@ let package = Package(
         // Language models: ARPA and KenLM binaries (read, memory-mapped, scored as KenLM does).
         .target(name: "SpeechLanguageModel"),
         // 4. Decoding: alphabet, greedy CTC, prefix beam search, candidate metadata.
-        .target(name: "SpeechDecoding"),
+        .target(name: "SpeechDecoding", dependencies: ["SpeechLanguageModel"]),
         // 5. Public API (umbrella): load a model, transcribe samples or files.
         .target(name: "DeepSpeech",
                 dependencies: ["SpeechAudio", "SpeechFeatures", "SpeechModels", "SpeechDecoding"]),

@@ -105,7 +105,8 @@ extension SpeechModel {
 
         // Decoder, step by step, keeping the best prefixes.
         var decoder = try PrefixBeamSearch(classCount: h.nClasses, beamWidth: options.beamWidth ?? defaultBeamWidth,
-                                           cutoffTopN: options.cutoffTopN, cutoffProbability: options.cutoffProbability)
+                                           cutoffTopN: options.cutoffTopN, cutoffProbability: options.cutoffProbability,
+                                           scorer: options.scorer)
         var beam: [[ActivationRecording.BeamEntry]] = []
         probabilities.withUnsafeBufferPointer { p in
             for t in 0..<frameCount {

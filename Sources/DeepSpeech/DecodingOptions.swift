@@ -11,11 +11,18 @@ public struct DecodingOptions: Sendable, Codable, Equatable {
     public var cutoffTopN: Int
     /// Cumulative-probability pruning per frame (1.0 = off, the native client's value).
     public var cutoffProbability: Double
+    /// A language model with its vocabulary (a scorer package), alpha, beta and hot words;
+    /// `nil` (default) decodes without one. Not encoded.
+    public var scorer: LanguageModelScorer?
 
-    public init(beamWidth: Int? = nil, candidates: Int = 1, cutoffTopN: Int = 40, cutoffProbability: Double = 1.0) {
+    public init(beamWidth: Int? = nil, candidates: Int = 1, cutoffTopN: Int = 40, cutoffProbability: Double = 1.0,
+                scorer: LanguageModelScorer? = nil) {
         self.beamWidth = beamWidth
         self.candidates = candidates
         self.cutoffTopN = cutoffTopN
         self.cutoffProbability = cutoffProbability
+        self.scorer = scorer
     }
+
+    enum CodingKeys: String, CodingKey { case beamWidth, candidates, cutoffTopN, cutoffProbability }
 }

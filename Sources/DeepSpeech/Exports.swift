@@ -5,3 +5,4 @@
 @_exported import SpeechCheckpoints
 @_exported import SpeechModels
 @_exported import SpeechDecoding
+@_exported import SpeechLanguageModel

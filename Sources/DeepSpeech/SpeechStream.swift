@@ -61,7 +61,8 @@ public struct SpeechStream: Sendable {
     private static func makeDecoder(model: SpeechModel, options: DecodingOptions) throws -> PrefixBeamSearch {
         try PrefixBeamSearch(classCount: model.acoustic.hyperparameters.nClasses,
                              beamWidth: options.beamWidth ?? model.defaultBeamWidth,
-                             cutoffTopN: options.cutoffTopN, cutoffProbability: options.cutoffProbability)
+                             cutoffTopN: options.cutoffTopN, cutoffProbability: options.cutoffProbability,
+                             scorer: options.scorer)
     }
 
     /// Seconds of audio fed since the stream was created or last finished.

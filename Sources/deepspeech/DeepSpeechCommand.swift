@@ -61,6 +61,18 @@ struct Transcribe: ParsableCommand {
     @Option(name: .customLong("min_pause"), help: ArgumentHelp("With --segment: the shortest silence that ends an utterance, in seconds.", valueName: "SECONDS"))
     var minimumPause = 0.5
 
+    @Option(name: .customLong("scorer"), help: ArgumentHelp("Scorer package (.scorer: language model and vocabulary) to decode with.", valueName: "FILE"))
+    var scorer: String?
+
+    @Option(name: .customLong("lm_alpha"), help: ArgumentHelp("Language model weight (default: the scorer's).", valueName: "A"))
+    var lmAlpha: Double?
+
+    @Option(name: .customLong("lm_beta"), help: ArgumentHelp("Word insertion bonus (default: the scorer's).", valueName: "B"))
+    var lmBeta: Double?
+
+    @Option(name: .customLong("hot_words"), help: ArgumentHelp("Words to boost, as word:boost pairs separated by commas (needs --scorer).", valueName: "WORD:BOOST,…"))
+    var hotWords: String?
+
     @Flag(name: .customLong("extended"), help: "Print the best transcript built from the per-token metadata (as the reference client does).")
     var extended = false
 
@@ -86,6 +98,10 @@ struct Transcribe: ParsableCommand {
         if streamMilliseconds != nil && segment { throw ValidationError("--stream and --segment cannot be combined") }
         if !(minimumPause > 0.02 && minimumPause < 60) { throw ValidationError("--min_pause must be between 0.02 and 60 seconds (got \(minimumPause))") }
         if json && outputFormat != .txt && outputFormat != .json { throw ValidationError("--json contradicts --output-format \(outputFormat.rawValue)") }
+        if scorer == nil && (lmAlpha != nil || lmBeta != nil || hotWords != nil) {
+            throw ValidationError("--lm_alpha, --lm_beta and --hot_words need --scorer")
+        }
+        _ = try parsedHotWords()
     }
 
     func run() throws {
@@ -102,7 +118,19 @@ struct Transcribe: ParsableCommand {
         } catch { fail("\(error)") }
         if verbose { log(speechModel.summary) }
 
-        let options = DecodingOptions(beamWidth: beamWidth, candidates: format == .json ? candidateTranscripts : 1)
+        var options = DecodingOptions(beamWidth: beamWidth, candidates: format == .json ? candidateTranscripts : 1)
+        if let scorer {
+            do {
+                let package = try ScorerPackage(path: scorer)
+                options.scorer = try LanguageModelScorer(package: package, alphabet: speechModel.alphabet, alpha: lmAlpha, beta: lmBeta,
+                                                         hotWords: try parsedHotWords())
+                if verbose {
+                    log(String(format: "scorer: %@ (%@ mode, order %d, %@), alpha %.4g, beta %.4g, %d hot words", scorer,
+                               package.isUTF8Mode ? "UTF-8" : "alphabet", package.languageModel.order, "\(package.languageModel.modelType)",
+                               options.scorer!.alpha, options.scorer!.beta, options.scorer!.hotWords.count))
+                }
+            } catch { fail("\(error)") }
+        }
         let output = OutputWriter(format: format, labelFiles: files.count > 1)
         var failures = 0
         for file in files {
@@ -141,6 +169,20 @@ struct Transcribe: ParsableCommand {
         }
         output.finish()
         if failures > 0 { throw ExitCode(1) }
+    }
+
+    /// `--hot_words "word:boost,word:boost"` as a dictionary.
+    func parsedHotWords() throws -> [String: Float] {
+        guard let hotWords else { return [:] }
+        var result: [String: Float] = [:]
+        for item in hotWords.split(separator: ",") {
+            guard let colon = item.lastIndex(of: ":"), let boost = Float(item[item.index(after: colon)...]), boost.isFinite,
+                  !item[..<colon].isEmpty else {
+                throw ValidationError("--hot_words takes word:boost pairs separated by commas, e.g. \"hello:5,world:2.5\" (got '\(item)')")
+            }
+            result[String(item[..<colon])] = boost
+        }
+        return result
     }
 
     /// Feeds the source in chunks of `milliseconds` (of source audio) and decodes after each,

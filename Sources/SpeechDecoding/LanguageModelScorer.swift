@@ -1,0 +1,160 @@
+import SpeechLanguageModel
+
+/// Coqui STT's `Scorer` as a ``PrefixScorer``: a scorer package's vocabulary graph restricts
+/// which prefixes may exist, and at every word boundary the completed word is scored with the
+/// language model: `log_p += (ln P_LM(word | previous words) + hot-word boosts) · alpha + beta`
+/// (−1000 in place of ln P when any word of the n-gram is out of the LM's vocabulary). When
+/// candidates are produced, an unfinished last word is scored the same way, without boosts.
+///
+/// Word boundaries: in alphabet mode a space label ends the word before it; in UTF-8 (bytes)
+/// mode every complete codepoint is a "word". The float/double rounding follows the
+/// reference, step by step (see the comments), so that scores match it.
+public struct LanguageModelScorer: PrefixScorer, Equatable {
+    public static func == (a: Self, b: Self) -> Bool {
+        a.package === b.package && a.alpha == b.alpha && a.beta == b.beta && a.hotWords == b.hotWords && a.alphabet.labels == b.alphabet.labels
+    }
+
+    public let package: ScorerPackage
+    public let alphabet: Alphabet
+    /// The language-model weight and the per-word bonus (Coqui: `SetScorerAlphaBeta`).
+    public let alpha: Double
+    public let beta: Double
+    /// Words and their boosts (Coqui: `AddHotWord`); added to ln P_LM inside the alpha term.
+    public let hotWords: [String: Float]
+
+    /// The reference's stand-in for ln P of an n-gram with an out-of-vocabulary word.
+    public static let outOfVocabularyScore = -1000.0
+    /// log10(e) as the reference has it (a float constant).
+    static let log10e: Float = 0.4342944819
+
+    /// - Throws: ``LanguageModelScorerError`` when the alphabet has no space label in alphabet mode.
+    public init(package: ScorerPackage, alphabet: Alphabet, alpha: Double? = nil, beta: Double? = nil,
+                hotWords: [String: Float] = [:]) throws {
+        if !package.isUTF8Mode && alphabet.spaceLabel == nil { throw LanguageModelScorerError.noSpaceLabel }
+        self.package = package
+        self.alphabet = alphabet
+        self.alpha = alpha ?? package.defaultAlpha
+        self.beta = beta ?? package.defaultBeta
+        self.hotWords = hotWords
+    }
+
+    public var beamCutoffMargin: Double { max(0, beta) }
+    public var initialState: Int32 { Int32(package.vocabulary.start) }
+
+    public func nextState(from state: Int32, appending label: Int) -> Int32? {
+        let fst = package.vocabulary
+        guard state >= 0, let next = fst.next(Int(state), label: Int32(label + 1)) else { return nil }
+        // A completed word restarts the graph.
+        return Int32(fst.isFinal(next) ? fst.start : next)
+    }
+
+    public func scoreExtension(_ logProbability: Float, parent: PrefixPath, label: Int) -> Float {
+        var logP = logProbability
+        // Alphabet mode scores the prefix before the space; bytes mode the new prefix.
+        let words: [String]
+        if package.isUTF8Mode {
+            var labels = parent.labels
+            labels.append(label)
+            guard isCodepointBoundary(labels) else { return logP }
+            words = ngram(labels)
+        } else {
+            guard label == alphabet.spaceLabel else { return logP }
+            words = ngram(parent.labels)
+        }
+        var boost: Float = 0
+        if !hotWords.isEmpty { for word in words { boost += hotWords[word] ?? 0 } }
+        let bos = words.count < package.languageModel.order
+        // float score = (double cond + float boost) * double alpha
+        let score = Float((conditionalLogProbability(words, bos: bos) + Double(boost)) * alpha)
+        logP += score
+        logP = Float(Double(logP) + beta)   // float += double
+        return logP
+    }
+
+    public func scoreFinal(_ score: Float, prefix: PrefixPath) -> Float {
+        let labels = prefix.labels
+        guard let last = labels.last else {
+            // Bytes mode: the root gets beta (its n-gram is empty), alphabet mode nothing.
+            return package.isUTF8Mode ? Float(Double(Float(0 * alpha)) + beta) + score : score
+        }
+        // Only a prefix whose last word is unfinished is scored.
+        if package.isUTF8Mode {
+            if isCodepointBoundary(labels) { return score }
+        } else if last == alphabet.spaceLabel || labels.count < 1 {
+            return score
+        }
+        let words = ngram(labels)
+        let bos = words.count < package.languageModel.order
+        var s = Float(conditionalLogProbability(words, bos: bos) * alpha)
+        s = Float(Double(s) + beta)
+        return score + s
+    }
+
+    // MARK: - Words and the language model
+
+    /// The last `order` words ending at the end of `labels`, oldest first (Coqui's
+    /// `make_ngram`): words run between spaces in alphabet mode, codepoints in bytes mode.
+    func ngram(_ labels: [Int]) -> [String] {
+        var words: [String] = []
+        var end = labels.count
+        let order = package.languageModel.order
+        while words.count < order && end > 0 {
+            var start = end - 1
+            if package.isUTF8Mode {
+                while start > 0 && (labels[start] + 1) & 0xC0 == 0x80 { start -= 1 }
+                words.append(String(decoding: labels[start..<end].map { UInt8(truncatingIfNeeded: $0 + 1) }, as: UTF8.self))
+                end = start
+            } else {
+                // Skip the space that ends the word (when scoring past it), collect to the previous space.
+                var wordEnd = end
+                if labels[wordEnd - 1] == alphabet.spaceLabel { wordEnd -= 1 }
+                start = wordEnd
+                while start > 0 && labels[start - 1] != alphabet.spaceLabel { start -= 1 }
+                words.append(alphabet.decode(Array(labels[start..<wordEnd])))
+                end = start
+            }
+        }
+        return words.reversed()
+    }
+
+    /// Coqui's `get_log_cond_prob`: ln P of the last word given the others (log10 / log10 e),
+    /// or −1000 as soon as any word is out of the LM's vocabulary.
+    func conditionalLogProbability(_ words: [String], bos: Bool) -> Double {
+        let lm = package.languageModel
+        var state = bos ? lm.beginSentenceState : lm.nullContextState
+        var cond: Float = 0
+        for word in words {
+            let index = lm.index(of: word)
+            if index == 0 { return Self.outOfVocabularyScore }
+            let result = lm.score(state, word: index)
+            cond = result.log10Probability
+            state = result.state
+        }
+        return Double(cond) / Double(Self.log10e)
+    }
+
+    /// Bytes mode: whether the labels end exactly at the end of a UTF-8 codepoint.
+    func isCodepointBoundary(_ labels: [Int]) -> Bool {
+        guard !labels.isEmpty else { return false }
+        var distance = 1, i = labels.count - 1
+        while (labels[i] + 1) & 0xC0 == 0x80 {
+            guard i > 0 else { return false }
+            i -= 1
+            distance += 1
+        }
+        let first = UInt8(truncatingIfNeeded: labels[i] + 1)
+        let needed: Int
+        if first >> 3 == 0x1E { needed = 4 } else if first >> 4 == 0x0E { needed = 3 } else if first >> 5 == 0x06 { needed = 2 }
+        else if first >> 7 == 0 { needed = 1 } else { return false }
+        return distance == needed
+    }
+}
+
+public enum LanguageModelScorerError: Error, CustomStringConvertible {
+    case noSpaceLabel
+    public var description: String {
+        switch self {
+        case .noSpaceLabel: return "the alphabet has no space label, which a word-based (alphabet mode) scorer needs to find word boundaries"
+        }
+    }
+}
