@@ -140,3 +140,93 @@ public struct ConstFst: @unchecked Sendable {
         return out
     }
 }
+
+extension ConstFst {
+    /// The bytes of an OpenFST `ConstFst<StdArc>` (version 1, aligned) accepting exactly
+    /// `sequences` (labels as stored, i.e. already +1): a trie, states numbered breadth-first
+    /// with arcs sorted by label, so it is deterministic and `SortedMatcher` can search it.
+    /// `fileOffset` is where the FST will start in its file (alignment is to the file).
+    public static func encode(acceptor sequences: [[Int32]], fileOffset: Int) -> (bytes: [UInt8], states: Int, arcs: Int) {
+        var children: [[Int32: Int]] = [[:]]
+        var final = [false]
+        for sequence in sequences {
+            var s = 0
+            for label in sequence {
+                if let t = children[s][label] { s = t } else {
+                    children.append([:])
+                    final.append(false)
+                    children[s][label] = children.count - 1
+                    s = children.count - 1
+                }
+            }
+            final[s] = true
+        }
+        var order = [0], index = [0: 0]
+        var k = 0
+        while k < order.count {
+            for label in children[order[k]].keys.sorted() {
+                let t = children[order[k]][label]!
+                index[t] = order.count
+                order.append(t)
+            }
+            k += 1
+        }
+        var states: [UInt8] = [], arcs: [UInt8] = []
+        var arcCount = 0
+        func append<T>(_ value: T, to out: inout [UInt8]) { withUnsafeBytes(of: value) { out.append(contentsOf: $0) } }
+        for s in order {
+            let labels = children[s].keys.sorted()
+            append(final[s] ? Float(0) : Float.infinity, to: &states)
+            append(UInt32(arcCount), to: &states)
+            append(UInt32(labels.count), to: &states)
+            append(UInt32(0), to: &states)
+            append(UInt32(0), to: &states)
+            for label in labels {
+                append(label, to: &arcs); append(label, to: &arcs); append(Float(0), to: &arcs)
+                append(Int32(index[children[s][label]!]!), to: &arcs)
+            }
+            arcCount += labels.count
+        }
+        var out: [UInt8] = []
+        append(Self.magic, to: &out)
+        for string in ["const", "standard"] { append(Int32(string.utf8.count), to: &out); out.append(contentsOf: string.utf8) }
+        append(Int32(1), to: &out)                       // version 1: aligned
+        append(Int32(4), to: &out)                       // IS_ALIGNED
+        append(UInt64(0xa5aa_5a95_0001), to: &out)        // properties (as generate_scorer_package's acceptors)
+        append(Int64(0), to: &out)
+        append(Int64(order.count), to: &out)
+        append(Int64(arcCount), to: &out)
+        while (fileOffset + out.count) % 16 != 0 { out.append(0) }
+        out += states
+        while (fileOffset + out.count) % 16 != 0 { out.append(0) }
+        out += arcs
+        return (out, order.count, arcCount)
+    }
+}
+
+extension ScorerPackage {
+    /// Writes a scorer package: the KenLM binary's bytes (which must end where its search data
+    /// ends, i.e. built with `build_binary -v`), the `EIRT` header and the vocabulary FST.
+    public static func write(languageModel lmPath: String, sequences: [[Int32]], utf8Mode: Bool, alpha: Float, beta: Float,
+                             to path: String) throws -> (states: Int, arcs: Int) {
+        let model = try KenLMBinaryModel(path: lmPath)
+        let file = try MappedFile(path: lmPath)
+        guard model.vocabularyWords == nil, model.endOfModel == file.bytes.count else {
+            throw LanguageModelError(path: lmPath, problem: model.vocabularyWords != nil
+                ? "the model stores its vocabulary strings; build it with build_binary -v so the scorer data can follow the model"
+                : "\(file.bytes.count - model.endOfModel) bytes follow the model (is it already a scorer package?)")
+        }
+        var bytes = [UInt8](file.bytes)
+        bytes += Array("EIRT".utf8)
+        withUnsafeBytes(of: Self.fileVersion) { bytes.append(contentsOf: $0) }
+        bytes.append(utf8Mode ? 1 : 0)
+        withUnsafeBytes(of: Double(alpha)) { bytes.append(contentsOf: $0) }   // (double)(float), as the reference tool
+        withUnsafeBytes(of: Double(beta)) { bytes.append(contentsOf: $0) }
+        let fst = ConstFst.encode(acceptor: sequences, fileOffset: bytes.count)
+        bytes += fst.bytes
+        do { try Data(bytes).write(to: URL(fileURLWithPath: path)) } catch {
+            throw LanguageModelError(path: path, problem: "cannot write the scorer (\(error.localizedDescription))")
+        }
+        return (fst.states, fst.arcs)
+    }
+}

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import TestSupport
+import DeepSpeech
 
 /// Runs the built `deepspeech` executable as a user would.
 final class CommandLineTests: XCTestCase {
@@ -228,5 +229,35 @@ final class CommandLineTests: XCTestCase {
         let notGolden = try deepspeech(["golden", "check", "Package.swift"])
         XCTAssertNotEqual(notGolden.status, 0)
         XCTAssertTrue(notGolden.stderr.contains("Package.swift"), notGolden.stderr)
+    }
+
+    /// `scorer build` writes the same bytes as Fixtures/make_scorer.py, whose package Coqui STT
+    /// 1.4.0 loads and decodes with (Fixtures/reference/peers/stt-scorer.json); `scorer info`
+    /// describes it.
+    func testScorerBuildReproducesTheTestScorerAndInfoDescribesIt() throws {
+        let model = try Fixtures.releasedModelPath()
+        let reference = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("Fixtures/lm/hy.scorer")))
+        let package = try ScorerPackage(path: Fixtures.path("Fixtures/lm/hy.scorer"))
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ds-scorer-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try reference.prefix(package.languageModel.endOfModel).write(to: dir.appendingPathComponent("lm.binary"))
+        // The vocabulary: the corpus's words, one per line, in another order and with a duplicate.
+        let alphabet = try SpeechModel(path: model).alphabet
+        var words = package.vocabularyLabelSequences().map { alphabet.decode($0) }.reversed().map { $0 }
+        words.append(words[0])
+        try (words.joined(separator: "\n") + "\n").write(to: dir.appendingPathComponent("vocab.txt"), atomically: true, encoding: .utf8)
+        let out = dir.appendingPathComponent("hy.scorer").path
+        let build = try deepspeech(["scorer", "build", "--lm", dir.appendingPathComponent("lm.binary").path, "--vocab",
+                                    dir.appendingPathComponent("vocab.txt").path, "--model", model, "--alpha", "0.93", "--beta", "1.18", "--output", out])
+        XCTAssertEqual(build.status, 0, build.stderr)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: out)), reference, "not byte-identical to Fixtures/lm/hy.scorer")
+        let info = try deepspeech(["scorer", "info", out])
+        XCTAssertEqual(info.status, 0, info.stderr)
+        for expected in ["order 3", "alphabet", "129 words", "0.93"] { XCTAssertTrue(info.stdout.contains(expected), info.stdout) }
+        // A model with vocabulary strings cannot carry scorer data after it.
+        let refused = try deepspeech(["scorer", "build", "--lm", Fixtures.sharedData.appendingPathComponent("kenlm/nounk_trie_vocab.bin").path,
+                                      "--vocab", dir.appendingPathComponent("vocab.txt").path, "--model", model, "--alpha", "1", "--beta", "1", "--output", out + "2"])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("-v"), refused.stderr)
     }
 }

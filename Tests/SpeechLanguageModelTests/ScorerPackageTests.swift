@@ -60,3 +60,26 @@ final class ScorerPackageTests: XCTestCase {
         }
     }
 }
+
+/// Rebuilding the smoke-test scorer from its own language model and word list: our graph is a
+/// trie, not OpenFST's minimal automaton, but it accepts exactly the same words.
+final class ScorerPackageWriterTests: XCTestCase {
+    func testRebuiltScorerAcceptsTheSameWordsAndKeepsTheModel() throws {
+        let smoke = Fixtures.sharedData.appendingPathComponent("deepspeech-smoke-test")
+        let original = try ScorerPackage(path: smoke.appendingPathComponent("pruned_lm.scorer").path)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ds-rebuild-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let bytes = try Data(contentsOf: smoke.appendingPathComponent("pruned_lm.scorer"))
+        let lm = dir.appendingPathComponent("lm.binary").path
+        try bytes.prefix(original.languageModel.endOfModel).write(to: URL(fileURLWithPath: lm))
+        let sequences = original.vocabulary.acceptedSequences()
+        let out = dir.appendingPathComponent("rebuilt.scorer").path
+        _ = try ScorerPackage.write(languageModel: lm, sequences: sequences.shuffled(), utf8Mode: false, alpha: 0.75, beta: 1.85, to: out)
+        let rebuilt = try ScorerPackage(path: out)
+        XCTAssertEqual(Set(rebuilt.vocabulary.acceptedSequences()), Set(sequences))
+        XCTAssertEqual(rebuilt.defaultAlpha, original.defaultAlpha)
+        XCTAssertEqual(rebuilt.defaultBeta, original.defaultBeta)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: out)).prefix(original.languageModel.endOfModel),
+                       bytes.prefix(original.languageModel.endOfModel))
+    }
+}
