@@ -11,10 +11,16 @@ import SpeechLanguageModel
 /// reference, step by step (see the comments), so that scores match it.
 public struct LanguageModelScorer: PrefixScorer, Equatable {
     public static func == (a: Self, b: Self) -> Bool {
-        a.package === b.package && a.alpha == b.alpha && a.beta == b.beta && a.hotWords == b.hotWords && a.alphabet.labels == b.alphabet.labels
+        ObjectIdentifier(a.languageModel as AnyObject) == ObjectIdentifier(b.languageModel as AnyObject) && a.alpha == b.alpha
+            && a.beta == b.beta && a.hotWords == b.hotWords && a.alphabet.labels == b.alphabet.labels && a.isUTF8Mode == b.isUTF8Mode
     }
 
-    public let package: ScorerPackage
+    /// The n-gram model that scores words.
+    public let languageModel: any NGramLanguageModel
+    /// The words prefixes may spell (`nil`: any label sequence).
+    public let vocabulary: ConstFst?
+    /// Bytes mode: every codepoint is a word and labels are UTF-8 bytes − 1.
+    public let isUTF8Mode: Bool
     public let alphabet: Alphabet
     /// The language-model weight and the per-word bonus (Coqui: `SetScorerAlphaBeta`).
     public let alpha: Double
@@ -26,23 +32,49 @@ public struct LanguageModelScorer: PrefixScorer, Equatable {
     public static let outOfVocabularyScore = -1000.0
     /// log10(e) as the reference has it (a float constant).
     static let log10e: Float = 0.4342944819
+    /// DeepSpeech's default weights, used for a bare language model that carries none.
+    public static let defaultAlpha = 0.75, defaultBeta = 1.85
 
+    /// A scorer package: its model, vocabulary, mode and default alpha and beta.
     /// - Throws: ``LanguageModelScorerError`` when the alphabet has no space label in alphabet mode.
     public init(package: ScorerPackage, alphabet: Alphabet, alpha: Double? = nil, beta: Double? = nil,
                 hotWords: [String: Float] = [:]) throws {
         if !package.isUTF8Mode && alphabet.spaceLabel == nil { throw LanguageModelScorerError.noSpaceLabel }
-        self.package = package
+        languageModel = package.languageModel
+        vocabulary = package.vocabulary
+        isUTF8Mode = package.isUTF8Mode
         self.alphabet = alphabet
         self.alpha = alpha ?? package.defaultAlpha
         self.beta = beta ?? package.defaultBeta
         self.hotWords = hotWords
     }
 
+    /// A bare language model (an ARPA file or a KenLM binary, as deepspeech.pytorch users have),
+    /// in alphabet mode. `words` (usually the model's own vocabulary) restrict the prefixes to
+    /// those words, as a scorer's graph does; without them any spelling is allowed and unknown
+    /// words only score −1000.
+    public init(languageModel: any NGramLanguageModel, words: [String]?, alphabet: Alphabet, alpha: Double? = nil,
+                beta: Double? = nil, hotWords: [String: Float] = [:]) throws {
+        guard alphabet.spaceLabel != nil else { throw LanguageModelScorerError.noSpaceLabel }
+        self.languageModel = languageModel
+        if let words {
+            let vocabulary = try ScorerVocabulary.sequences(words: words, alphabet: alphabet)
+            self.vocabulary = ConstFst(encoded: ConstFst.encode(acceptor: vocabulary.sequences, fileOffset: 0).bytes)
+        } else {
+            self.vocabulary = nil
+        }
+        isUTF8Mode = false
+        self.alphabet = alphabet
+        self.alpha = alpha ?? Self.defaultAlpha
+        self.beta = beta ?? Self.defaultBeta
+        self.hotWords = hotWords
+    }
+
     public var beamCutoffMargin: Double { max(0, beta) }
-    public var initialState: Int32 { Int32(package.vocabulary.start) }
+    public var initialState: Int32 { Int32(vocabulary?.start ?? 0) }
 
     public func nextState(from state: Int32, appending label: Int) -> Int32? {
-        let fst = package.vocabulary
+        guard let fst = vocabulary else { return 0 }
         guard state >= 0, let next = fst.next(Int(state), label: Int32(label + 1)) else { return nil }
         // A completed word restarts the graph.
         return Int32(fst.isFinal(next) ? fst.start : next)
@@ -52,7 +84,7 @@ public struct LanguageModelScorer: PrefixScorer, Equatable {
         var logP = logProbability
         // Alphabet mode scores the prefix before the space; bytes mode the new prefix.
         let words: [String]
-        if package.isUTF8Mode {
+        if isUTF8Mode {
             var labels = parent.labels
             labels.append(label)
             guard isCodepointBoundary(labels) else { return logP }
@@ -63,7 +95,7 @@ public struct LanguageModelScorer: PrefixScorer, Equatable {
         }
         var boost: Float = 0
         if !hotWords.isEmpty { for word in words { boost += hotWords[word] ?? 0 } }
-        let bos = words.count < package.languageModel.order
+        let bos = words.count < languageModel.order
         // float score = (double cond + float boost) * double alpha
         let score = Float((conditionalLogProbability(words, bos: bos) + Double(boost)) * alpha)
         logP += score
@@ -75,16 +107,16 @@ public struct LanguageModelScorer: PrefixScorer, Equatable {
         let labels = prefix.labels
         guard let last = labels.last else {
             // Bytes mode: the root gets beta (its n-gram is empty), alphabet mode nothing.
-            return package.isUTF8Mode ? Float(Double(Float(0 * alpha)) + beta) + score : score
+            return isUTF8Mode ? Float(Double(Float(0 * alpha)) + beta) + score : score
         }
         // Only a prefix whose last word is unfinished is scored.
-        if package.isUTF8Mode {
+        if isUTF8Mode {
             if isCodepointBoundary(labels) { return score }
         } else if last == alphabet.spaceLabel || labels.count < 1 {
             return score
         }
         let words = ngram(labels)
-        let bos = words.count < package.languageModel.order
+        let bos = words.count < languageModel.order
         var s = Float(conditionalLogProbability(words, bos: bos) * alpha)
         s = Float(Double(s) + beta)
         return score + s
@@ -97,10 +129,10 @@ public struct LanguageModelScorer: PrefixScorer, Equatable {
     func ngram(_ labels: [Int]) -> [String] {
         var words: [String] = []
         var end = labels.count
-        let order = package.languageModel.order
+        let order = languageModel.order
         while words.count < order && end > 0 {
             var start = end - 1
-            if package.isUTF8Mode {
+            if isUTF8Mode {
                 while start > 0 && (labels[start] + 1) & 0xC0 == 0x80 { start -= 1 }
                 words.append(String(decoding: labels[start..<end].map { UInt8(truncatingIfNeeded: $0 + 1) }, as: UTF8.self))
                 end = start
@@ -120,7 +152,7 @@ public struct LanguageModelScorer: PrefixScorer, Equatable {
     /// Coqui's `get_log_cond_prob`: ln P of the last word given the others (log10 / log10 e),
     /// or −1000 as soon as any word is out of the LM's vocabulary.
     func conditionalLogProbability(_ words: [String], bos: Bool) -> Double {
-        let lm = package.languageModel
+        let lm = languageModel
         var state = bos ? lm.beginSentenceState : lm.nullContextState
         var cond: Float = 0
         for word in words {
@@ -156,5 +188,29 @@ public enum LanguageModelScorerError: Error, CustomStringConvertible {
         switch self {
         case .noSpaceLabel: return "the alphabet has no space label, which a word-based (alphabet mode) scorer needs to find word boundaries"
         }
+    }
+}
+
+extension LanguageModelScorer {
+    /// Opens whatever language model `path` holds: a scorer package (`.scorer`), a KenLM
+    /// binary (its stored vocabulary, if any, restricts the words) or an ARPA file (its
+    /// unigrams restrict the words).
+    public static func load(path: String, alphabet: Alphabet, alpha: Double? = nil, beta: Double? = nil,
+                            hotWords: [String: Float] = [:]) throws -> LanguageModelScorer {
+        let file = try MappedFile(path: path)
+        let head = String(decoding: file.bytes.prefix(1024), as: UTF8.self)
+        if head.hasPrefix("mmap lm ") {
+            let model = try KenLMBinaryModel(file: file)
+            if model.endOfModel < file.bytes.count, file.bytes[model.endOfModel..<min(file.bytes.count, model.endOfModel + 4)].elementsEqual("EIRT".utf8) {
+                return try LanguageModelScorer(package: try ScorerPackage(path: path), alphabet: alphabet, alpha: alpha, beta: beta, hotWords: hotWords)
+            }
+            return try LanguageModelScorer(languageModel: model, words: model.vocabularyWords, alphabet: alphabet,
+                                           alpha: alpha, beta: beta, hotWords: hotWords)
+        }
+        if head.contains("\\data\\") {
+            let model = try ARPAModel(path: path)
+            return try LanguageModelScorer(languageModel: model, words: model.words, alphabet: alphabet, alpha: alpha, beta: beta, hotWords: hotWords)
+        }
+        throw LanguageModelError(path: path, problem: "not a scorer package, KenLM binary or ARPA file")
     }
 }

@@ -10,6 +10,7 @@ public final class MappedFile: @unchecked Sendable {
     // @unchecked: the mapping is read-only (PROT_READ) and lives as long as the object.
     public let path: String
     public let bytes: UnsafeRawBufferPointer
+    private let mapped: Bool
 
     public init(path: String) throws {
         self.path = path
@@ -25,7 +26,20 @@ public final class MappedFile: @unchecked Sendable {
             throw LanguageModelError(path: path, problem: "cannot map the file (\(String(cString: strerror(errno))))")
         }
         bytes = UnsafeRawBufferPointer(start: address, count: size)
+        mapped = true
     }
 
-    deinit { munmap(UnsafeMutableRawPointer(mutating: bytes.baseAddress), bytes.count) }
+    /// Bytes built in memory, held like a mapping (16-byte aligned).
+    public init(copying source: [UInt8], path: String) {
+        self.path = path
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, source.count), alignment: 16)
+        source.withUnsafeBytes { buffer.copyMemory(from: $0) }
+        bytes = UnsafeRawBufferPointer(start: buffer.baseAddress, count: source.count)
+        mapped = false
+    }
+
+    deinit {
+        if mapped { munmap(UnsafeMutableRawPointer(mutating: bytes.baseAddress), bytes.count) }
+        else { UnsafeMutableRawPointer(mutating: bytes.baseAddress)?.deallocate() }
+    }
 }

@@ -59,6 +59,12 @@ public struct ConstFst: @unchecked Sendable {
 
     public static let magic: Int32 = 2_125_659_606
 
+    /// A graph from ``encode(acceptor:fileOffset:)``'s bytes (offset 0), held in memory.
+    public init(encoded bytes: [UInt8]) {
+        // The bytes come from encode(), so reading them cannot fail.
+        try! self.init(file: MappedFile(copying: bytes, path: "<vocabulary>"), offset: 0, alignmentBase: 0, path: "<vocabulary>")
+    }
+
     init(file: MappedFile, offset: Int, alignmentBase: Int, path: String) throws {
         self.file = file
         let bytes = file.bytes

@@ -61,7 +61,7 @@ struct Transcribe: ParsableCommand {
     @Option(name: .customLong("min_pause"), help: ArgumentHelp("With --segment: the shortest silence that ends an utterance, in seconds.", valueName: "SECONDS"))
     var minimumPause = 0.5
 
-    @Option(name: .customLong("scorer"), help: ArgumentHelp("Scorer package (.scorer: language model and vocabulary) to decode with.", valueName: "FILE"))
+    @Option(name: .customLong("scorer"), help: ArgumentHelp("Language model to decode with: a scorer package (.scorer), or a KenLM binary or ARPA file (their own words restrict the vocabulary; alpha and beta default to 0.75 and 1.85).", valueName: "FILE"))
     var scorer: String?
 
     @Option(name: .customLong("lm_alpha"), help: ArgumentHelp("Language model weight (default: the scorer's).", valueName: "A"))
@@ -121,13 +121,13 @@ struct Transcribe: ParsableCommand {
         var options = DecodingOptions(beamWidth: beamWidth, candidates: format == .json ? candidateTranscripts : 1)
         if let scorer {
             do {
-                let package = try ScorerPackage(path: scorer)
-                options.scorer = try LanguageModelScorer(package: package, alphabet: speechModel.alphabet, alpha: lmAlpha, beta: lmBeta,
-                                                         hotWords: try parsedHotWords())
+                let loaded = try LanguageModelScorer.load(path: scorer, alphabet: speechModel.alphabet, alpha: lmAlpha, beta: lmBeta,
+                                                          hotWords: try parsedHotWords())
+                options.scorer = loaded
                 if verbose {
-                    log(String(format: "scorer: %@ (%@ mode, order %d, %@), alpha %.4g, beta %.4g, %d hot words", scorer,
-                               package.isUTF8Mode ? "UTF-8" : "alphabet", package.languageModel.order, "\(package.languageModel.modelType)",
-                               options.scorer!.alpha, options.scorer!.beta, options.scorer!.hotWords.count))
+                    log(String(format: "scorer: %@ (%@ mode, order %d, %@ vocabulary), alpha %.4g, beta %.4g, %d hot words", scorer,
+                               loaded.isUTF8Mode ? "UTF-8" : "alphabet", loaded.languageModel.order,
+                               loaded.vocabulary == nil ? "no" : "a", loaded.alpha, loaded.beta, loaded.hotWords.count))
                 }
             } catch { fail("\(error)") }
         }

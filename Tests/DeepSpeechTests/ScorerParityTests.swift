@@ -65,3 +65,29 @@ final class ScorerParityTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(r.topOne, 11)
     }
 }
+
+/// A bare ARPA file as the decoder's language model (what deepspeech.pytorch users have): its
+/// unigrams restrict the vocabulary, and with the same alpha and beta it decodes as the scorer
+/// package built from it (whose KenLM binary is 8-bit quantized, so scores differ slightly).
+final class BareLanguageModelTests: XCTestCase {
+    func testARPAFileDecodesLikeTheScorerBuiltFromIt() throws {
+        let model = try SpeechModel(path: Fixtures.releasedModelPath())
+        let package = try ScorerPackage(path: Fixtures.path("Fixtures/lm/hy.scorer"))
+        let fromPackage = try LanguageModelScorer.load(path: Fixtures.path("Fixtures/lm/hy.scorer"), alphabet: model.alphabet)
+        let fromARPA = try LanguageModelScorer.load(path: Fixtures.path("Fixtures/lm/hy-3gram.arpa"), alphabet: model.alphabet,
+                                                    alpha: package.defaultAlpha, beta: package.defaultBeta)
+        XCTAssertNotNil(fromARPA.vocabulary)
+        let arpa = try ARPAModel(path: Fixtures.path("Fixtures/lm/hy-3gram.arpa"))
+        let vocabulary = Set(arpa.words)
+        var same = 0
+        let clips = Array(Fixtures.clipNames.prefix(6))
+        for clip in clips {
+            let path = Fixtures.clips.appendingPathComponent(clip).path
+            let a = try model.transcribe(file: path, options: DecodingOptions(beamWidth: 100, scorer: fromARPA)).text
+            let b = try model.transcribe(file: path, options: DecodingOptions(beamWidth: 100, scorer: fromPackage)).text
+            same += a == b ? 1 : 0
+            for word in a.split(separator: " ") { XCTAssertTrue(vocabulary.contains(String(word)), "\(clip): '\(word)' is not in the ARPA vocabulary") }
+        }
+        XCTAssertGreaterThanOrEqual(same, 5, "ARPA and scorer disagree on \(clips.count - same) of \(clips.count) clips")
+    }
+}
