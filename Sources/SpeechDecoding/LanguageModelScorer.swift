@@ -23,8 +23,8 @@ public struct LanguageModelScorer: PrefixScorer, Equatable {
     public let isUTF8Mode: Bool
     public let alphabet: Alphabet
     /// The language-model weight and the per-word bonus (Coqui: `SetScorerAlphaBeta`).
-    public let alpha: Double
-    public let beta: Double
+    public private(set) var alpha: Double
+    public private(set) var beta: Double
     /// Words and their boosts (Coqui: `AddHotWord`); added to ln P_LM inside the alpha term.
     public let hotWords: [String: Float]
 
@@ -192,6 +192,14 @@ public enum LanguageModelScorerError: Error, CustomStringConvertible {
 }
 
 extension LanguageModelScorer {
+    /// The same scorer with other weights.
+    public func with(alpha: Double, beta: Double) -> LanguageModelScorer {
+        var copy = self
+        copy.alpha = alpha
+        copy.beta = beta
+        return copy
+    }
+
     /// Opens whatever language model `path` holds: a scorer package (`.scorer`), a KenLM
     /// binary (its stored vocabulary, if any, restricts the words) or an ARPA file (its
     /// unigrams restrict the words).

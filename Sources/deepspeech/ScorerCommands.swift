@@ -7,7 +7,7 @@ struct ScorerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "scorer",
         abstract: "Inspect or build scorer packages (.scorer: KenLM model + vocabulary graph + default alpha/beta).",
-        subcommands: [Info.self, Build.self])
+        subcommands: [Info.self, Build.self, Tune.self])
 
     struct Info: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print what a scorer package holds.")
@@ -81,6 +81,84 @@ struct ScorerCommand: ParsableCommand {
                                                              alpha: alpha, beta: beta, to: output)
                 log("deepspeech: wrote \(output): \(vocabulary.sequences.count) words (\(vocabulary.utf8Mode ? "UTF-8" : "alphabet") mode), graph of \(states) states and \(arcs) arcs"
                     + (vocabulary.skipped.isEmpty ? "" : "; left out \(vocabulary.skipped.count) words with characters outside the alphabet (e.g. \(vocabulary.skipped.prefix(3).joined(separator: ", ")))"))
+            } catch { fail("\(error)") }
+        }
+    }
+
+    struct Tune: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Search alpha and beta that minimise the word error rate on a manifest of wav,transcript rows.",
+            discussion: "The acoustic model runs once per clip; each (alpha, beta) only repeats the beam search. A grid of --steps x --steps values over the ranges, or --trials random pairs (seeded). Prints progress on stderr and a table, best first.")
+
+        @Option(name: .customLong("manifest"), help: ArgumentHelp("CSV: wav,transcript per row (DeepSpeech's wav_filename,wav_filesize,transcript works too).", valueName: "FILE"))
+        var manifest: String
+
+        @Option(name: .customLong("scorer"), help: ArgumentHelp("Scorer package, KenLM binary or ARPA file.", valueName: "FILE"))
+        var scorer: String
+
+        @Option(name: .customLong("model"), help: ArgumentHelp("Model file; default: the default model.", valueName: "FILE"))
+        var model: String?
+
+        @Option(name: .customLong("alpha_range"), help: ArgumentHelp("Alpha range.", valueName: "FROM:TO"))
+        var alphaRange = "0:3"
+
+        @Option(name: .customLong("beta_range"), help: ArgumentHelp("Beta range.", valueName: "FROM:TO"))
+        var betaRange = "0:3"
+
+        @Option(name: .customLong("steps"), help: ArgumentHelp("Grid values per parameter.", valueName: "N"))
+        var steps = 5
+
+        @Option(name: .customLong("trials"), help: ArgumentHelp("Random search with N pairs instead of a grid.", valueName: "N"))
+        var trials: Int?
+
+        @Option(name: .customLong("seed"), help: ArgumentHelp("Seed of the random search.", valueName: "N"))
+        var seed: UInt64 = 1
+
+        @Option(name: .customLong("beam_width"), help: ArgumentHelp("Beam width while searching (default 100; the model's is 500).", valueName: "N"))
+        var beamWidth = 100
+
+        @Option(name: .customLong("top"), help: ArgumentHelp("Rows of the result table.", valueName: "N"))
+        var top = 10
+
+        static func range(_ text: String, _ name: String) throws -> ClosedRange<Double> {
+            let parts = text.split(separator: ":").compactMap { Double($0) }
+            guard parts.count == 2, parts[0] <= parts[1], parts.allSatisfy(\.isFinite) else {
+                throw ValidationError("--\(name) takes FROM:TO with FROM <= TO (got \(text))")
+            }
+            return parts[0]...parts[1]
+        }
+
+        func validate() throws {
+            _ = try Self.range(alphaRange, "alpha_range")
+            _ = try Self.range(betaRange, "beta_range")
+            if steps < 1 || steps > 100 { throw ValidationError("--steps must be 1-100") }
+            if let trials, trials < 1 { throw ValidationError("--trials must be at least 1") }
+            if beamWidth < 1 { throw ValidationError("--beam_width must be at least 1") }
+        }
+
+        func run() throws {
+            do {
+                let clips = try AlphaBetaSearch.readManifest(manifest)
+                let speechModel = try SpeechModel(path: try model ?? DefaultModel.path(log: { log($0) }))
+                let base = try LanguageModelScorer.load(path: scorer, alphabet: speechModel.alphabet)
+                log("deepspeech: running the acoustic model over \(clips.count) clips")
+                let search = try AlphaBetaSearch(model: speechModel, clips: clips) { done in
+                    if done % 10 == 0 || done == clips.count { log("deepspeech:   \(done)/\(clips.count) clips") }
+                }
+                let report: (Int, Int, AlphaBetaSearch.Result) -> Void = { i, n, r in
+                    log(String(format: "deepspeech: %d/%d alpha %.3f beta %.3f: WER %.2f%%, CER %.2f%%", i, n, r.alpha, r.beta, 100 * r.wordErrorRate, 100 * r.characterErrorRate))
+                }
+                let alphas = try Self.range(alphaRange, "alpha_range"), betas = try Self.range(betaRange, "beta_range")
+                let results = try trials.map { try search.random(base: base, alphas: alphas, betas: betas, trials: $0, seed: seed, beamWidth: beamWidth, progress: report) }
+                    ?? search.grid(base: base, alphas: alphas, betas: betas, steps: steps, beamWidth: beamWidth, progress: report)
+                print("alpha     beta      WER       CER")
+                for r in results.prefix(top) {
+                    let wer = String(format: "%.2f%%", 100 * r.wordErrorRate).padding(toLength: 9, withPad: " ", startingAt: 0)
+                    print(String(format: "%-9.4f %-9.4f ", r.alpha, r.beta) + wer + " " + String(format: "%.2f%%", 100 * r.characterErrorRate))
+                }
+                if let best = results.first {
+                    print(String(format: "best: --lm_alpha %.4f --lm_beta %.4f (WER %.2f%% on %d clips)", best.alpha, best.beta, 100 * best.wordErrorRate, clips.count))
+                }
             } catch { fail("\(error)") }
         }
     }
