@@ -65,9 +65,9 @@ public struct AlphaBetaSearch: Sendable {
             p.withUnsafeBufferPointer { search.next(probabilities: $0, frames: $0.count / classes) }
             let text = search.decode(candidates: 1).first.map { model.alphabet.decode($0.labels) } ?? ""
             let reference = clip.transcript.split(separator: " ").map(String.init)
-            wordErrors += Self.editDistance(text.split(separator: " ").map(String.init), reference)
+            wordErrors += editDistance(text.split(separator: " ").map(String.init), reference)
             words += reference.count
-            charErrors += Self.editDistance(Array(text), Array(clip.transcript))
+            charErrors += editDistance(Array(text), Array(clip.transcript))
             chars += clip.transcript.count
         }
         return Result(alpha: scorer.alpha, beta: scorer.beta, wordErrorRate: Double(wordErrors) / Double(max(words, 1)),
@@ -109,20 +109,6 @@ public struct AlphaBetaSearch: Sendable {
         }
         return results.sorted { ($0.wordErrorRate, $0.characterErrorRate) < ($1.wordErrorRate, $1.characterErrorRate) }
     }
-
-    static func editDistance<T: Equatable>(_ a: [T], _ b: [T]) -> Int {
-        if a.isEmpty { return b.count }
-        if b.isEmpty { return a.count }
-        var previous = Array(0...b.count)
-        for i in 1...a.count {
-            var current = [i] + [Int](repeating: 0, count: b.count)
-            for j in 1...b.count {
-                current[j] = Swift.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-            }
-            previous = current
-        }
-        return previous[b.count]
-    }
 }
 
 extension SpeechModel {
@@ -140,4 +126,20 @@ extension SpeechModel {
         }
         return out
     }
+}
+
+/// Levenshtein distance between two sequences (insertions, deletions and substitutions cost 1):
+/// word errors for word arrays, character errors for character arrays.
+public func editDistance<T: Equatable>(_ a: [T], _ b: [T]) -> Int {
+    if a.isEmpty { return b.count }
+    if b.isEmpty { return a.count }
+    var previous = Array(0...b.count)
+    for i in 1...a.count {
+        var current = [i] + [Int](repeating: 0, count: b.count)
+        for j in 1...b.count {
+            current[j] = Swift.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+        }
+        previous = current
+    }
+    return previous[b.count]
 }
