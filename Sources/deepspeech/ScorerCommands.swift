@@ -6,7 +6,7 @@ import Foundation
 struct ScorerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "scorer",
-        abstract: "Inspect or build scorer packages (.scorer: KenLM model + vocabulary graph + default alpha/beta).",
+        abstract: "Inspect, build or tune scorer packages (.scorer: KenLM model + vocabulary graph + default alpha/beta).",
         subcommands: [Info.self, Build.self, Tune.self])
 
     struct Info: ParsableCommand {
