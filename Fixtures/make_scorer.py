@@ -10,7 +10,8 @@
    arcs sorted by label, states and arcs aligned to 16 bytes of the file). generate_scorer_package
    itself is not among the reference engines fetched by ../shared/peers/fetch.sh.
 3. Runs Coqui STT 1.4.0 (../shared/peers/peer.py) with the scorer on the fixture clips: beam
-   500, 3 candidates; the same with a hot word; and with alpha/beta set explicitly.
+   500, 3 candidates; the same with a hot word; with alpha/beta set explicitly; and streamed in
+   320 ms chunks with an intermediate decode after each.
 
 Writes Fixtures/lm/hy-3gram.arpa, Fixtures/lm/hy.scorer and Fixtures/reference/peers/stt-scorer.json.
 
@@ -124,6 +125,8 @@ def main():
         "hot_word_run": peer(["--scorer", scorer, "--candidates", "3", "--hot-word", hot], clips),
         "alpha_beta_run": {"alpha": 0.5, "beta": 2.5,
                            "results": peer(["--scorer", scorer, "--candidates", "3", "--alpha", "0.5", "--beta", "2.5"], clips)},
+        # Streaming: 320 ms chunks, IntermediateDecode after each, then FinishStreamWithMetadata(1).
+        "stream320": peer(["--scorer", scorer, "--stream", "320"], clips),
     }
     out = os.path.join(HERE, "reference", "peers", "stt-scorer.json")
     json.dump(record, open(out, "w", encoding="utf-8"), ensure_ascii=False, separators=(",", ":"))

@@ -91,3 +91,34 @@ final class BareLanguageModelTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(same, 5, "ARPA and scorer disagree on \(clips.count - same) of \(clips.count) clips")
     }
 }
+
+/// Streaming with a scorer: intermediate decodes after every 320 ms chunk (Coqui re-scores the
+/// unfinished last word in each, without changing the beam) and the final transcript.
+final class ScorerStreamingParityTests: XCTestCase {
+    func testIntermediateDecodesWithAScorerEqualCoquiSTT() throws {
+        let model = try SpeechModel(path: Fixtures.releasedModelPath())
+        let reference = try XCTUnwrap(Fixtures.json("peers/stt-scorer.json") as? [String: Any])
+        let runs = try XCTUnwrap(reference["stream320"] as? [String: [String: Any]])
+        let scorer = try LanguageModelScorer.load(path: Fixtures.path("Fixtures/lm/hy.scorer"), alphabet: model.alphabet)
+        var identical = 0, intermediateSame = 0, intermediateTotal = 0
+        for clip in Fixtures.clipNames {
+            let expected = try XCTUnwrap(runs[clip]?["intermediate"] as? [String])
+            let samples = try ModelInput.load(path: Fixtures.clips.appendingPathComponent(clip).path, sampleRate: 16000)
+            var stream = try model.makeStream(options: DecodingOptions(scorer: scorer))
+            var texts: [String] = []
+            for start in stride(from: 0, to: samples.count, by: 5120) {
+                samples.withUnsafeBufferPointer { stream.feed(UnsafeBufferPointer(rebasing: $0[start..<min(start + 5120, samples.count)])) }
+                texts.append(stream.intermediate())
+            }
+            let final = stream.finish()
+            let same = zip(texts, expected).filter { $0 == $1 }.count
+            intermediateSame += same
+            intermediateTotal += expected.count
+            let ok = texts == expected && final == runs[clip]?["text"] as? String
+            identical += ok ? 1 : 0
+            print("  \(clip): \(same)/\(expected.count) intermediate, final \(final == runs[clip]?["text"] as? String ? "same" : "differs")")
+        }
+        print("streaming with a scorer: \(identical)/12 clips identical to Coqui STT 1.4.0 throughout; \(intermediateSame)/\(intermediateTotal) intermediate texts")
+        XCTAssertGreaterThanOrEqual(identical, 10)
+    }
+}
