@@ -13,7 +13,8 @@
    500, 3 candidates; the same with a hot word; with alpha/beta set explicitly; and streamed in
    320 ms chunks with an intermediate decode after each.
 
-Writes Fixtures/lm/hy-3gram.arpa, Fixtures/lm/hy.scorer and Fixtures/reference/peers/stt-scorer.json.
+Writes Fixtures/lm/corpus-hy.normalised.txt (lmplz's input), Fixtures/lm/hy-3gram.arpa,
+Fixtures/lm/hy.scorer and Fixtures/reference/peers/stt-scorer.json.
 
     python3 Fixtures/make_scorer.py --kenlm KENLM_BUILD/bin     (KenLM as in record_kenlm.py)
 """
@@ -98,9 +99,9 @@ def main():
     lm_dir = os.path.join(HERE, "lm")
     sentences = [normalise(l) for l in open(os.path.join(lm_dir, "corpus-hy.txt"), encoding="utf-8")]
     sentences = [s for s in sentences if s]
+    corpus = os.path.join(lm_dir, "corpus-hy.normalised.txt")      # lmplz's input, kept for the tests
+    open(corpus, "w", encoding="utf-8").write("\n".join(sentences) + "\n")
     with tempfile.TemporaryDirectory() as tmp:
-        corpus = os.path.join(tmp, "corpus.txt")
-        open(corpus, "w", encoding="utf-8").write("\n".join(sentences) + "\n")
         arpa = os.path.join(lm_dir, "hy-3gram.arpa")
         with open(corpus, "rb") as fin, open(arpa, "wb") as fout:
             subprocess.run([os.path.join(a.kenlm, "lmplz"), "-o", "3", "--discount_fallback", "-S", "10%"],

@@ -9,7 +9,7 @@ struct DeepSpeechCommand: ParsableCommand {
         abstract: "Speech to text with Mozilla DeepSpeech 0.7-0.9 and Coqui STT 1.x models, in pure Swift.",
         discussion: "Without a subcommand, deepspeech transcribes: `deepspeech --audio clip.wav` is `deepspeech transcribe --audio clip.wav`.",
         version: Transcribe.version,
-        subcommands: [Transcribe.self, Inspect.self, Golden.self, ScorerCommand.self],
+        subcommands: [Transcribe.self, Inspect.self, Golden.self, ScorerCommand.self, LMCommand.self],
         defaultSubcommand: Transcribe.self)
 }
 

@@ -260,4 +260,18 @@ final class CommandLineTests: XCTestCase {
         XCTAssertNotEqual(refused.status, 0)
         XCTAssertTrue(refused.stderr.contains("-v"), refused.stderr)
     }
+
+    func testLMBuildWritesAnARPAModelThatScoresLikeLmplz() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("lm-\(getpid()).arpa").path
+        let run = try deepspeech(["lm", "build", "--text", "Fixtures/lm/corpus-hy.normalised.txt", "--order", "3", "--output", out])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(run.stderr.contains("132 / 250 / 256"), run.stderr)
+        let ours = try ARPAModel(path: out), lmplz = try ARPAModel(path: Fixtures.path("Fixtures/lm/hy-3gram.arpa"))
+        XCTAssertEqual(ours.counts, lmplz.counts)
+        let sentence = ["մայրիկս", "պատրաստել", "է", "համեղ", "ընթրիք"]
+        XCTAssertEqual(ours.score(sentence: sentence).total, lmplz.score(sentence: sentence).total, accuracy: 1e-5)
+        let missing = try deepspeech(["lm", "build", "--text", "/nonexistent.txt", "--output", out])
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertTrue(missing.stderr.contains("/nonexistent.txt"), missing.stderr)
+    }
 }
