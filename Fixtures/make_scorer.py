@@ -14,6 +14,7 @@
    320 ms chunks with an intermediate decode after each.
 
 Writes Fixtures/lm/corpus-hy.normalised.txt (lmplz's input), Fixtures/lm/hy-3gram.arpa,
+Fixtures/lm/hy-3gram.trie.bin (build_binary -v trie, the reference for KenLMTrieWriter),
 Fixtures/lm/hy.scorer and Fixtures/reference/peers/stt-scorer.json.
 
     python3 Fixtures/make_scorer.py --kenlm KENLM_BUILD/bin     (KenLM as in record_kenlm.py)
@@ -106,6 +107,9 @@ def main():
         with open(corpus, "rb") as fin, open(arpa, "wb") as fout:
             subprocess.run([os.path.join(a.kenlm, "lmplz"), "-o", "3", "--discount_fallback", "-S", "10%"],
                            stdin=fin, stdout=fout, stderr=subprocess.DEVNULL, check=True)
+        # Reference for KenLMTrieWriter: the plain trie build_binary writes (no -q/-a).
+        subprocess.run([os.path.join(a.kenlm, "build_binary"), "-v", "trie", arpa, os.path.join(lm_dir, "hy-3gram.trie.bin")],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
         binary = os.path.join(tmp, "lm.binary")
         subprocess.run([os.path.join(a.kenlm, "build_binary"), "-a", "255", "-q", "8", "-v", "trie", arpa, binary],
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)

@@ -26,6 +26,10 @@ public final class ARPAModel: NGramLanguageModel, @unchecked Sendable {
     private var unigramEntries: [Entry]
     /// Orders 2 … N, keyed by KenLM's combined word hash of the n-gram.
     private var tables: [[UInt64: Entry]]
+    /// The n-grams of each order 2 … N as read (ARPA word ids, text order).
+    let ngramWords: [[[WordIndex]]]
+    /// Whether suffixes missing from the file had to be added as blanks (SRILM pruning).
+    public private(set) var hasBlanks = false
 
     /// KenLM's default probability for `<unk>` when the ARPA file has none.
     public static let missingUnknownLog10Probability: Float = -100
@@ -147,6 +151,7 @@ public final class ARPAModel: NGramLanguageModel, @unchecked Sendable {
         tables = Array(repeating: [:], count: max(0, order - 1))
         // Orders ascending: store, mark contexts as extendable and suffixes as extending left,
         // adding blanks for suffixes SRILM pruned.
+        ngramWords = grams.dropFirst().map { $0.map(\.words) }
         for n in 2...max(2, order) where n <= order {
             for g in grams[n - 1] {
                 tables[n - 2][Self.key(g.words)] = Entry(prob: g.prob, backoff: g.backoff, extendsLeft: false)
@@ -186,6 +191,7 @@ public final class ARPAModel: NGramLanguageModel, @unchecked Sendable {
             tables[suffix.count - 2][k]!.extendsLeft = true
             return
         }
+        hasBlanks = true
         ensureSuffix(Array(suffix.dropFirst()))
         // Blank: the probability backing off gives, P(w | shorter context) + backoff(context).
         let shorter = Array(suffix.dropFirst())
@@ -194,6 +200,13 @@ public final class ARPAModel: NGramLanguageModel, @unchecked Sendable {
         let contextBackoff: Float = context.count == 1 ? unigramEntries[Int(context[0])].backoff
             : (tables[context.count - 2][Self.key(context)]?.backoff ?? 0)
         tables[suffix.count - 2][k] = Entry(prob: lower + contextBackoff, backoff: -0.0, extendsLeft: true)
+    }
+
+    /// Probability and backoff (with KenLM's extension marks) of an n-gram given as ARPA ids.
+    func entry(_ words: [WordIndex]) -> (prob: Float, backoff: Float) {
+        if words.count == 1 { let e = unigramEntries[Int(words[0])]; return (e.prob, e.backoff) }
+        let e = tables[words.count - 2][Self.key(words)]!
+        return (e.prob, e.backoff)
     }
 
     // MARK: - NGramLanguageModel

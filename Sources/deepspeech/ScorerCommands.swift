@@ -34,9 +34,9 @@ struct ScorerCommand: ParsableCommand {
     struct Build: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Package a KenLM binary and a vocabulary into a scorer that this engine, Coqui STT and DeepSpeech 0.7+ load.",
-            discussion: "The language model must be a KenLM binary built with build_binary -v (no vocabulary strings), e.g. `build_binary -a 255 -q 8 -v trie lm.arpa lm.binary`. Vocabulary words are the whitespace-separated tokens of --vocab; words with a character outside the alphabet are left out (and counted). UTF-8 mode is chosen when every word is one codepoint, or with --force_utf8.")
+            discussion: "The language model is an ARPA file (written into the package as a KenLM trie, as build_binary -v trie would; pruned ARPAs with missing suffixes need KenLM's build_binary) or a KenLM binary built with build_binary -v (no vocabulary strings), e.g. `build_binary -a 255 -q 8 -v trie lm.arpa lm.binary` for a smaller quantized one. Vocabulary words are the whitespace-separated tokens of --vocab; words with a character outside the alphabet are left out (and counted). UTF-8 mode is chosen when every word is one codepoint, or with --force_utf8.")
 
-        @Option(name: .customLong("lm"), help: ArgumentHelp("KenLM binary (built with -v).", valueName: "FILE"))
+        @Option(name: .customLong("lm"), help: ArgumentHelp("ARPA file, or KenLM binary built with -v.", valueName: "FILE"))
         var lm: String
 
         @Option(name: .customLong("vocab"), help: ArgumentHelp("Vocabulary: whitespace-separated words.", valueName: "FILE"))
@@ -77,7 +77,15 @@ struct ScorerCommand: ParsableCommand {
                 let words = String(decoding: text, as: UTF8.self).split(whereSeparator: { $0.isWhitespace }).map(String.init)
                 guard !words.isEmpty else { throw CLIError("\(vocab): the vocabulary is empty") }
                 let vocabulary = try ScorerVocabulary.sequences(words: words, alphabet: labels, forceUTF8: forceUTF8)
-                let (states, arcs) = try ScorerPackage.write(languageModel: lm, sequences: vocabulary.sequences, utf8Mode: vocabulary.utf8Mode,
+                // ARPA input: written as a KenLM trie first (what build_binary -v trie writes).
+                var binary = lm
+                let head = FileManager.default.contents(atPath: lm)?.prefix(1024) ?? Data()
+                if String(decoding: head, as: UTF8.self).contains("\\data\\") {
+                    binary = output + ".lm.tmp"
+                    try KenLMTrieWriter.write(try ARPAModel(path: lm), to: binary)
+                }
+                defer { if binary != lm { try? FileManager.default.removeItem(atPath: binary) } }
+                let (states, arcs) = try ScorerPackage.write(languageModel: binary, sequences: vocabulary.sequences, utf8Mode: vocabulary.utf8Mode,
                                                              alpha: alpha, beta: beta, to: output)
                 log("deepspeech: wrote \(output): \(vocabulary.sequences.count) words (\(vocabulary.utf8Mode ? "UTF-8" : "alphabet") mode), graph of \(states) states and \(arcs) arcs"
                     + (vocabulary.skipped.isEmpty ? "" : "; left out \(vocabulary.skipped.count) words with characters outside the alphabet (e.g. \(vocabulary.skipped.prefix(3).joined(separator: ", ")))"))

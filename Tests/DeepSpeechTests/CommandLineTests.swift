@@ -274,4 +274,24 @@ final class CommandLineTests: XCTestCase {
         XCTAssertNotEqual(missing.status, 0)
         XCTAssertTrue(missing.stderr.contains("/nonexistent.txt"), missing.stderr)
     }
+
+    /// From ARPA to scorer in pure Swift: the model part is what `build_binary -v trie` writes,
+    /// the vocabulary that of the test scorer.
+    func testScorerBuildFromARPA() throws {
+        let model = try Fixtures.releasedModelPath()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ds-arpa-scorer-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let corpus = try String(contentsOfFile: Fixtures.path("Fixtures/lm/corpus-hy.normalised.txt"), encoding: .utf8)
+        try corpus.write(to: dir.appendingPathComponent("vocab.txt"), atomically: true, encoding: .utf8)
+        let out = dir.appendingPathComponent("arpa.scorer").path
+        let run = try deepspeech(["scorer", "build", "--lm", "Fixtures/lm/hy-3gram.arpa", "--vocab", dir.appendingPathComponent("vocab.txt").path,
+                                  "--model", model, "--alpha", "0.93", "--beta", "1.18", "--output", out])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let built = try ScorerPackage(path: out), reference = try ScorerPackage(path: Fixtures.path("Fixtures/lm/hy.scorer"))
+        XCTAssertEqual(built.languageModel.modelType, .trie)
+        let trie = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("Fixtures/lm/hy-3gram.trie.bin")))
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: out)).prefix(built.languageModel.endOfModel), trie)
+        XCTAssertEqual(Set(built.vocabulary.acceptedSequences()), Set(reference.vocabulary.acceptedSequences()))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out + ".lm.tmp"), "temporary model left behind")
+    }
 }
