@@ -118,6 +118,30 @@ struct KenLMTrieSearch: KenLMSearch, @unchecked Sendable {
                              backoffCenters: nil, offsets: nil, offsetCount: 0)
         offset += bytes
         byteSize = offset - start
+        try validatePointers(counts: counts, fail: fail)
+    }
+
+    /// Every `next` pointer must stay inside the next order and never decrease, so that a
+    /// damaged file fails here instead of sending a lookup outside the mapping.
+    private func validatePointers(counts: [Int], fail: (String) -> LanguageModelError) throws {
+        var previous: UInt64 = 0
+        for w in 0...unigramCount {
+            let n = unigramNext(w)
+            guard n >= previous, n <= UInt64(counts[1]) else { throw fail("damaged unigram table (pointer \(n) at word \(w))") }
+            previous = n
+        }
+        for (k, level) in middles.enumerated() {
+            if let offsets = level.offsets {
+                guard level.offsetCount >= 1, offsets[0] == 0 else { throw fail("damaged pointer compression in order \(k + 2)") }
+                for i in 1..<max(1, level.offsetCount) where offsets[i] < offsets[i - 1] { throw fail("damaged pointer compression in order \(k + 2)") }
+            }
+            previous = 0
+            for i in 0...level.entries {
+                let n = next(level, UInt64(i))
+                guard n >= previous, n <= UInt64(counts[k + 2]) else { throw fail("damaged order \(k + 2) (pointer \(n) at record \(i))") }
+                previous = n
+            }
+        }
     }
 
     // MARK: - Lookups

@@ -104,6 +104,10 @@ public struct ConstFst: @unchecked Sendable {
             let (pos, n) = arcRange(s)
             guard pos + n <= arcCount else { throw fail("state \(s) points past the arcs") }
         }
+        for a in 0..<arcCount {
+            let target = self.arcs.loadUnaligned(fromByteOffset: 16 * a + 12, as: Int32.self)
+            guard target >= 0, Int(target) < stateCount else { throw fail("arc \(a) leads to state \(target) of \(stateCount)") }
+        }
     }
 
     func arcRange(_ s: Int) -> (Int, Int) {
