@@ -66,7 +66,7 @@ public final class KenLMBinaryModel: NGramLanguageModel, @unchecked Sendable {
         let hasVocabulary = u8(100) != 0
         let headerEnd = 108 + 8 * order
         guard data.count >= headerEnd else { throw fail("truncated header") }
-        counts = (0..<order).map { Int(u64(108 + 8 * $0)) }
+        counts = (0..<order).map { Int(exactly: u64(108 + 8 * $0)) ?? -1 }
         let headerSize = (headerEnd + 7) & ~7
         guard counts.allSatisfy({ $0 >= 0 && $0 < 1 << 40 }) else { throw fail("implausible n-gram counts \(counts)") }
 
@@ -147,7 +147,7 @@ struct KenLMSortedVocabulary: KenLMVocabulary, @unchecked Sendable {
     init(base: UnsafeRawPointer, offset: Int, count words: Int, fileSize: Int, fail: (String) -> LanguageModelError) throws {
         byteSize = 8 + 8 * words
         guard offset + byteSize <= fileSize else { throw fail("truncated in the vocabulary") }
-        count = Int(base.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+        count = Int(exactly: base.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) ?? Int.max
         guard count < words + 1 else { throw fail("vocabulary holds \(count) words but the header counts \(words)") }
         guard offset % 8 == 0 else { throw fail("misaligned vocabulary") }
         hashes = (base + offset + 8).assumingMemoryBound(to: UInt64.self)

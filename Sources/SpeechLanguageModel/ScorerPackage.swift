@@ -87,7 +87,9 @@ public struct ConstFst: @unchecked Sendable {
         _ = try int64()   // properties
         let start = try int64(), states = try int64(), arcs = try int64()
         guard flags & 0x3 == 0 else { throw fail("symbol tables are not expected in a scorer") }
-        guard states >= 0, arcs >= 0, start >= -1, start < max(states, 1) else { throw fail("bad counts (start \(start), \(states) states, \(arcs) arcs)") }
+        guard states >= 0, arcs >= 0, states <= Int64(bytes.count / 20), arcs <= Int64(bytes.count / 16), start >= -1, start < max(states, 1) else {
+            throw fail("bad counts (start \(start), \(states) states, \(arcs) arcs)")
+        }
         let aligned = version == 1 || flags & 0x4 != 0
         func align() { if aligned { while (p - alignmentBase) % 16 != 0 { p += 1 } } }
         align()
