@@ -85,13 +85,12 @@ public struct LanguageModelScorer: PrefixScorer, Equatable {
         // Alphabet mode scores the prefix before the space; bytes mode the new prefix.
         let words: [String]
         if isUTF8Mode {
-            var labels = parent.labels
-            labels.append(label)
+            let labels = recentLabels(parent, then: label)
             guard isCodepointBoundary(labels) else { return logP }
             words = ngram(labels)
         } else {
             guard label == alphabet.spaceLabel else { return logP }
-            words = ngram(parent.labels)
+            words = ngram(recentLabels(parent))
         }
         var boost: Float = 0
         if !hotWords.isEmpty { for word in words { boost += hotWords[word] ?? 0 } }
@@ -104,7 +103,7 @@ public struct LanguageModelScorer: PrefixScorer, Equatable {
     }
 
     public func scoreFinal(_ score: Float, prefix: PrefixPath) -> Float {
-        let labels = prefix.labels
+        let labels = recentLabels(prefix)
         guard let last = labels.last else {
             // Bytes mode: the root gets beta (its n-gram is empty), alphabet mode nothing.
             return isUTF8Mode ? Float(Double(Float(0 * alpha)) + beta) + score : score
@@ -123,6 +122,35 @@ public struct LanguageModelScorer: PrefixScorer, Equatable {
     }
 
     // MARK: - Words and the language model
+
+    /// The end of a prefix's labels (then `extra`), just long enough for ``ngram(_:)`` to see
+    /// `order` words (alphabet mode: back to the `order`-th space before the last word;
+    /// bytes mode: back to the `order`-th codepoint start). Walking only this far keeps word
+    /// scoring independent of how long the transcript already is.
+    func recentLabels(_ path: PrefixPath, then extra: Int? = nil) -> [Int] {
+        var reversed: [Int] = []
+        var boundaries = 0
+        let order = languageModel.order
+        if let extra {
+            reversed.append(extra)
+            if isUTF8Mode && (extra + 1) & 0xC0 != 0x80 { boundaries += 1 }
+        }
+        var node: PrefixPath? = path
+        while boundaries < order, let p = node, let label = p.lastLabel {
+            if isUTF8Mode {
+                reversed.append(label)
+                if (label + 1) & 0xC0 != 0x80 { boundaries += 1 }
+            } else {
+                if label == alphabet.spaceLabel && !reversed.isEmpty {
+                    boundaries += 1
+                    if boundaries == order { break }
+                }
+                reversed.append(label)
+            }
+            node = p.parent
+        }
+        return reversed.reversed()
+    }
 
     /// The last `order` words ending at the end of `labels`, oldest first (Coqui's
     /// `make_ngram`): words run between spaces in alphabet mode, codepoints in bytes mode.
