@@ -90,6 +90,7 @@ extension SpeechModel {
         var widths: [String: Int] = [:]
         var probabilities = [Float](repeating: 0, count: frameCount * h.nClasses)
         var state = acoustic.makeState()
+        let modelStart = DispatchTime.now()
         windows.withUnsafeBufferPointer { w in
             probabilities.withUnsafeMutableBufferPointer { p in
                 acoustic.forward(windows: w, steps: frameCount, state: &state, probabilities: p) { name, values, rows in
@@ -103,7 +104,10 @@ extension SpeechModel {
             stages.append(RecordedTensor(name: name, shape: [values.count / width, width], values: values, description: descriptions[name] ?? name))
         }
 
+        let modelSeconds = DispatchTime.secondsSince(modelStart)
+
         // Decoder, step by step, keeping the best prefixes.
+        let decodeStart = DispatchTime.now()
         var decoder = try PrefixBeamSearch(classCount: h.nClasses, beamWidth: options.beamWidth ?? defaultBeamWidth,
                                            cutoffTopN: options.cutoffTopN, cutoffProbability: options.cutoffProbability,
                                            scorer: options.scorer)
@@ -116,9 +120,12 @@ extension SpeechModel {
                 })
             }
         }
-        var stream = try makeStream(options: options)
-        stream.feed(samples)
-        let transcription = stream.finishWithMetadata()
+        // The decoder above saw exactly the frames a stream would, so its result is the transcription.
+        var timings = StageTimings()
+        timings.acousticModel = modelSeconds
+        timings.decoding = DispatchTime.secondsSince(decodeStart)
+        let transcription = Transcription(candidates: candidates(decoder.decode(candidates: max(1, options.candidates))),
+                                          audioSeconds: Double(samples.count) / Double(sampleRate), timings: timings)
         return ActivationRecording(stages: stages, beam: beam, transcription: transcription)
     }
 }

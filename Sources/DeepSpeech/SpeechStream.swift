@@ -256,16 +256,23 @@ public struct SpeechStream: Sendable {
 
     private func decode(candidates count: Int?) -> Transcription {
         let start = DispatchTime.now()
-        let step = model.secondsPerFrame
-        let candidates = decoder.decode(candidates: max(1, count ?? options.candidates)).map { c -> Candidate in
-            let tokens = zip(c.labels, c.timesteps).map { label, timestep in
-                Token(text: model.alphabet.label(label), timestep: timestep, startTime: roundedSeconds(Double(timestep) * step))
-            }
-            return Candidate(text: model.alphabet.decode(c.labels), confidence: c.confidence, tokens: tokens)
-        }
+        let candidates = model.candidates(decoder.decode(candidates: max(1, count ?? options.candidates)))
         var timings = self.timings
         timings.decoding += DispatchTime.secondsSince(start)
         return Transcription(candidates: candidates, audioSeconds: Double(samplesFed) / Double(model.sampleRate), timings: timings)
+    }
+}
+
+extension SpeechModel {
+    /// The decoder's candidates as results: text, tokens with their times, words.
+    func candidates(_ transcripts: [CandidateTranscript]) -> [Candidate] {
+        let step = secondsPerFrame
+        return transcripts.map { c in
+            let tokens = zip(c.labels, c.timesteps).map { label, timestep in
+                Token(text: alphabet.label(label), timestep: timestep, startTime: roundedSeconds(Double(timestep) * step))
+            }
+            return Candidate(text: alphabet.decode(c.labels), confidence: c.confidence, tokens: tokens)
+        }
     }
 }
 
