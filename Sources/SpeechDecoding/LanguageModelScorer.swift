@@ -238,7 +238,8 @@ extension LanguageModelScorer {
         if head.hasPrefix("mmap lm ") {
             let model = try KenLMBinaryModel(file: file)
             if model.endOfModel < file.bytes.count, file.bytes[model.endOfModel..<min(file.bytes.count, model.endOfModel + 4)].elementsEqual("EIRT".utf8) {
-                return try LanguageModelScorer(package: try ScorerPackage(path: path), alphabet: alphabet, alpha: alpha, beta: beta, hotWords: hotWords)
+                return try LanguageModelScorer(package: try ScorerPackage(file: file, languageModel: model), alphabet: alphabet,
+                                               alpha: alpha, beta: beta, hotWords: hotWords)
             }
             return try LanguageModelScorer(languageModel: model, words: model.vocabularyWords, alphabet: alphabet,
                                            alpha: alpha, beta: beta, hotWords: hotWords)

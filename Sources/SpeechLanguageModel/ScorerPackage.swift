@@ -17,11 +17,17 @@ public final class ScorerPackage: @unchecked Sendable {
 
     public static let fileVersion: Int32 = 6
 
-    public init(path: String) throws {
+    public convenience init(path: String) throws {
+        let file = try MappedFile(path: path)
+        try self.init(file: file, languageModel: try KenLMBinaryModel(file: file))
+    }
+
+    /// The package in `file`, whose KenLM model at the start was already read as `languageModel`.
+    public init(file: MappedFile, languageModel: KenLMBinaryModel) throws {
+        let path = file.path
         self.path = path
         func fail(_ problem: String) -> LanguageModelError { LanguageModelError(path: path, problem: problem) }
-        let file = try MappedFile(path: path)
-        languageModel = try KenLMBinaryModel(file: file)
+        self.languageModel = languageModel
         let bytes = file.bytes
         let e = languageModel.endOfModel
         guard bytes.count > e else { throw fail("a KenLM model with nothing after it: not a scorer package (no vocabulary trie)") }
@@ -221,8 +227,8 @@ extension ScorerPackage {
     /// ends, i.e. built with `build_binary -v`), the `EIRT` header and the vocabulary FST.
     public static func write(languageModel lmPath: String, sequences: [[Int32]], utf8Mode: Bool, alpha: Float, beta: Float,
                              to path: String) throws -> (states: Int, arcs: Int) {
-        let model = try KenLMBinaryModel(path: lmPath)
         let file = try MappedFile(path: lmPath)
+        let model = try KenLMBinaryModel(file: file)
         guard model.vocabularyWords == nil, model.endOfModel == file.bytes.count else {
             throw LanguageModelError(path: lmPath, problem: model.vocabularyWords != nil
                 ? "the model stores its vocabulary strings; build it with build_binary -v so the scorer data can follow the model"
