@@ -79,7 +79,9 @@ struct ScorerCommand: ParsableCommand {
                 let vocabulary = try ScorerVocabulary.sequences(words: words, alphabet: labels, forceUTF8: forceUTF8)
                 // ARPA input: written as a KenLM trie first (what build_binary -v trie writes).
                 var binary = lm
-                let head = FileManager.default.contents(atPath: lm)?.prefix(1024) ?? Data()
+                let handle = FileHandle(forReadingAtPath: lm)
+                let head = (try? handle?.read(upToCount: 1024)) ?? nil ?? Data()
+                try? handle?.close()
                 if String(decoding: head, as: UTF8.self).contains("\\data\\") {
                     binary = output + ".lm.tmp"
                     try KenLMTrieWriter.write(try ARPAModel(path: lm), to: binary)
