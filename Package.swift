@@ -42,14 +42,21 @@ let package = Package(
         .target(name: "SpeechFeatures", dependencies: ["_CFFTW"]),
         // Numerics used by the models: BLAS wrappers, int8 hybrid kernels, activations.
         .target(name: "SpeechNumerics", dependencies: ["_CBLAS"], swiftSettings: kernelFlags),
-        // Checkpoint readers: named tensors from .tflite (FlatBuffers) files.
-        .target(name: "SpeechCheckpoints"),
+        // Read-only memory mappings of model and language-model files.
+        .target(name: "MappedFiles"),
+        // Checkpoint readers: named tensors from .tflite (FlatBuffers) files; the tensor type
+        // every importer produces.
+        .target(name: "SpeechCheckpoints", dependencies: ["MappedFiles"]),
+        // TensorFlow formats: frozen graphs (.pb), memory-mapped graphs (.pbmm), v1 checkpoints.
+        .target(name: "TensorFlowCheckpoints", dependencies: ["SpeechCheckpoints"]),
+        // PyTorch formats: a safe (never executing) pickle reader, zip and legacy torch.save files.
+        .target(name: "PyTorchCheckpoints", dependencies: ["SpeechCheckpoints"]),
         // 3. Typed acoustic models: immutable weights + per-stream state, forward pass.
         .target(name: "SpeechModels", dependencies: ["SpeechNumerics", "SpeechCheckpoints"]),
         // Language models: ARPA and KenLM binaries (read, memory-mapped, scored as KenLM does).
-        .target(name: "SpeechLanguageModel"),
+        .target(name: "SpeechLanguageModel", dependencies: ["MappedFiles"]),
         // 4. Decoding: alphabet, greedy CTC, prefix beam search, candidate metadata.
-        .target(name: "SpeechDecoding", dependencies: ["SpeechLanguageModel"]),
+        .target(name: "SpeechDecoding", dependencies: ["SpeechLanguageModel", "MappedFiles"]),
         // 5. Public API (umbrella): load a model, transcribe samples or files.
         .target(name: "DeepSpeech",
                 dependencies: ["SpeechAudio", "SpeechFeatures", "SpeechModels", "SpeechDecoding"]),
@@ -70,6 +77,8 @@ let package = Package(
         .testTarget(name: "SpeechAudioTests", dependencies: ["SpeechAudio", "TestSupport"]),
         .testTarget(name: "SpeechFeaturesTests", dependencies: ["SpeechFeatures", "SpeechAudio", "TestSupport"]),
         .testTarget(name: "SpeechCheckpointsTests", dependencies: ["SpeechCheckpoints", "TestSupport"]),
+        .testTarget(name: "TensorFlowCheckpointsTests", dependencies: ["TensorFlowCheckpoints", "TestSupport"]),
+        .testTarget(name: "PyTorchCheckpointsTests", dependencies: ["PyTorchCheckpoints", "TestSupport"]),
         .testTarget(name: "SpeechModelsTests", dependencies: ["SpeechModels", "TestSupport"]),
         .testTarget(name: "SpeechDecodingTests", dependencies: ["SpeechDecoding", "TestSupport"]),
         .testTarget(name: "SpeechLanguageModelTests", dependencies: ["SpeechLanguageModel", "TestSupport"]),

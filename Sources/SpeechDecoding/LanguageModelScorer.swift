@@ -1,3 +1,4 @@
+import MappedFiles
 import SpeechLanguageModel
 
 /// Coqui STT's `Scorer` as a ``PrefixScorer``: a scorer package's vocabulary graph restricts

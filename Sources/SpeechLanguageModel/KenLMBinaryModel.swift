@@ -1,3 +1,4 @@
+import MappedFiles
 import Foundation
 
 /// Why a language model file could not be read. Every message names the file.

@@ -1,3 +1,4 @@
+import MappedFiles
 import Foundation
 
 /// A DeepSpeech / Coqui STT scorer package (`.scorer`, format 6): a KenLM binary, then

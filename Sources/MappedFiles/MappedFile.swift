@@ -15,15 +15,15 @@ public final class MappedFile: @unchecked Sendable {
     public init(path: String) throws {
         self.path = path
         let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw LanguageModelError(path: path, problem: "cannot open the file (\(String(cString: strerror(errno))))") }
+        guard fd >= 0 else { throw MappedFileError(path: path, problem: "cannot open the file (\(String(cString: strerror(errno))))") }
         defer { close(fd) }
         var info = stat()
-        guard fstat(fd, &info) == 0 else { throw LanguageModelError(path: path, problem: "cannot stat the file") }
-        if (info.st_mode & S_IFMT) == S_IFDIR { throw LanguageModelError(path: path, problem: "it is a directory") }
+        guard fstat(fd, &info) == 0 else { throw MappedFileError(path: path, problem: "cannot stat the file") }
+        if (info.st_mode & S_IFMT) == S_IFDIR { throw MappedFileError(path: path, problem: "it is a directory") }
         let size = Int(info.st_size)
-        guard size > 0 else { throw LanguageModelError(path: path, problem: "the file is empty") }
+        guard size > 0 else { throw MappedFileError(path: path, problem: "the file is empty") }
         guard let address = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), address != MAP_FAILED else {
-            throw LanguageModelError(path: path, problem: "cannot map the file (\(String(cString: strerror(errno))))")
+            throw MappedFileError(path: path, problem: "cannot map the file (\(String(cString: strerror(errno))))")
         }
         bytes = UnsafeRawBufferPointer(start: address, count: size)
         mapped = true
@@ -42,4 +42,15 @@ public final class MappedFile: @unchecked Sendable {
         if mapped { munmap(UnsafeMutableRawPointer(mutating: bytes.baseAddress), bytes.count) }
         else { UnsafeMutableRawPointer(mutating: bytes.baseAddress)?.deallocate() }
     }
+}
+
+/// A file that cannot be opened or mapped: names the file and the reason.
+public struct MappedFileError: Error, CustomStringConvertible, Sendable {
+    public let path: String
+    public let problem: String
+    public init(path: String, problem: String) {
+        self.path = path
+        self.problem = problem
+    }
+    public var description: String { "\(path): \(problem)" }
 }
