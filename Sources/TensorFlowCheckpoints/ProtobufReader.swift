@@ -75,14 +75,15 @@ public struct ProtobufReader: Sendable {
 
     private static func suffix(_ origin: String) -> String { origin.isEmpty ? "" : " " + origin }
 
-    /// An error naming the file, the offset and the problem.
-    public func error(_ problem: String, at offset: Int? = nil) -> ModelFileError {
-        ModelFileError(path: file.path, problem: "\(problem) at byte \(offset ?? position)\(Self.suffix(origin))")
+    /// An error naming the file, the problem, the offset (the current position by default)
+    /// and optional details: "truncated varint at byte 12: …".
+    public func error(_ problem: String, at offset: Int? = nil, detail: String? = nil) -> ModelFileError {
+        ModelFileError(path: file.path, problem: "\(problem) at byte \(offset ?? position)\(Self.suffix(origin))\(detail.map { ": " + $0 } ?? "")")
     }
 
     private func require(_ count: Int, _ what: String) throws {
         guard count >= 0, count <= range.upperBound - position else {
-            throw error("truncated \(what): it needs \(count) bytes but the message ends \(range.upperBound - position) bytes later")
+            throw error("truncated \(what)", detail: "it needs \(count) bytes but only \(range.upperBound - position) remain in the message")
         }
     }
 
@@ -116,12 +117,12 @@ public struct ProtobufReader: Sendable {
         var result: UInt64 = 0
         for index in 0..<10 {
             guard position < range.upperBound else {
-                throw error("truncated varint (the message ends after \(index) of its bytes)", at: start)
+                throw error("truncated varint", at: start, detail: "the message ends after \(index) of its bytes")
             }
             let byte = file.bytes[position]
             position += 1
             if index == 9 && byte > 1 {
-                throw error("varint overflows 64 bits", at: start)
+                throw error(byte & 0x80 != 0 ? "varint longer than 10 bytes" : "varint overflows 64 bits", at: start)
             }
             result |= UInt64(byte & 0x7F) << UInt64(7 * index)
             if byte & 0x80 == 0 { return result }
@@ -167,7 +168,7 @@ public struct ProtobufReader: Sendable {
         let start = position
         let length = try readVarint()
         guard length <= UInt64(range.upperBound - position) else {
-            throw error("truncated field: its length is \(length) bytes but the message ends \(range.upperBound - position) bytes later", at: start)
+            throw error("truncated field", at: start, detail: "its length is \(length) bytes but only \(range.upperBound - position) remain in the message")
         }
         let payload = position..<(position + Int(length))
         position = payload.upperBound

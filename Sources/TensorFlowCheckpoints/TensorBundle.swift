@@ -133,7 +133,7 @@ public struct TensorBundle: Sendable {
             do { shard = try MappedFile(path: shardPath) } catch let error as MappedFileError {
                 throw ModelFileError(path: shardPath, problem: "cannot read the checkpoint's data shard \(i) of \(shardCount): \(error.problem)")
             }
-            for entry in used where entry.offset > shard.bytes.count || entry.size > shard.bytes.count - entry.offset {
+            for entry in used.sorted(by: { ($0.offset, $0.name) < ($1.offset, $1.name) }) where entry.offset > shard.bytes.count || entry.size > shard.bytes.count - entry.offset {
                 throw ModelFileError(path: shardPath, problem: "tensor '\(entry.name)' data (\(entry.size) bytes at byte \(entry.offset)) lies outside the \(shard.bytes.count)-byte file: it is truncated, or does not belong to \(indexPath)")
             }
             shards[i] = shard

@@ -84,6 +84,8 @@ public struct TensorFlowGraph: Sendable {
         }
         var index: [String: Int] = [:]
         for (i, node) in contents.nodes.enumerated() {
+            guard !node.name.isEmpty else { throw ModelFileError(path: file.path, problem: "node \(i) has no name") }
+            guard !node.op.isEmpty else { throw ModelFileError(path: file.path, problem: "node '\(node.name)' has no op") }
             guard index.updateValue(i, forKey: node.name) == nil else {
                 throw ModelFileError(path: file.path, problem: "two nodes are named '\(node.name)'")
             }
