@@ -29,7 +29,6 @@ rewrites byte-identical files.
 Usage: Fixtures/.venv-torch/bin/python Fixtures/make_deepspeech2_models.py
 """
 import copy
-import dataclasses
 import enum
 import hashlib
 import io
@@ -46,7 +45,7 @@ import wave
 import zipfile
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -383,13 +382,6 @@ def fake_module(name):
     if name not in sys.modules:
         sys.modules[name] = types.ModuleType(name)
     return sys.modules[name]
-
-
-def place(cls, module, qualname=None):
-    cls.__module__ = module
-    cls.__qualname__ = qualname or cls.__name__
-    setattr(fake_module(module), cls.__qualname__, cls)
-    return cls
 
 
 TC = "deepspeech_pytorch.configs.train_config"
