@@ -40,9 +40,10 @@ public struct TensorFlowGraph: Sendable {
     public let minConsumerVersion: Int?
     private let indexByName: [String: Int]
 
-    /// Most bytes a constant stored as a short typed list may expand to (1 GiB): protects
-    /// against a damaged shape asking to repeat one value billions of times.
-    public static let maximumExpandedConstantBytes = 1 << 30
+    /// Most bytes a constant stored as a short typed list may expand to (256 MiB): protects
+    /// against a damaged shape asking to repeat one value billions of times. Real graphs keep
+    /// large constants in `tensor_content`, which is never expanded.
+    public static let maximumExpandedConstantBytes = 256 << 20
 
     /// Maps and parses the graph at `path`.
     public init(path: String) throws {
@@ -166,8 +167,10 @@ public struct TensorFlowGraph: Sendable {
             throw failure("Const node '\(name)' holds \(value.stringRanges.count) strings for shape \(value.shape)")
         }
         guard let last = value.stringRanges.last else { return Array(repeating: [], count: count) }
-        guard count <= Self.maximumExpandedConstantBytes else {
-            throw failure("Const node '\(name)' would expand to \(count) strings")
+        let storedBytes = value.stringRanges.reduce(0) { $0 + $1.count }
+        let (repeated, overflow) = (count - value.stringRanges.count).multipliedReportingOverflow(by: last.count + 16)
+        guard !overflow, repeated <= Self.maximumExpandedConstantBytes - storedBytes else {
+            throw failure("Const node '\(name)' would expand \(value.stringRanges.count) strings to \(count)")
         }
         return (0..<count).map { [UInt8](file.bytes[$0 < value.stringRanges.count ? value.stringRanges[$0] : last]) }
     }
@@ -263,13 +266,22 @@ public struct TensorFlowGraph: Sendable {
             throw failure("constant '\(name)' would expand \(bits.count) stored values to \(byteCount) bytes, more than the \(Self.maximumExpandedConstantBytes) allowed")
         }
         let width = type.byteWidth ?? 1
-        var bytes = [UInt8](repeating: 0, count: byteCount)
-        guard let last = bits.last else { return bytes }
-        for i in 0..<count {
-            var v = i < bits.count ? bits[i] : last
-            if type == .bool { v = v != 0 ? 1 : 0 }
-            for b in 0..<width {
-                bytes[i * width + b] = UInt8(truncatingIfNeeded: v >> UInt64(8 * b))
+        guard let last = bits.last else { return [UInt8](repeating: 0, count: byteCount) }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(byteCount)
+        func append(_ value: UInt64) {
+            let v = type == .bool ? (value != 0 ? 1 : 0) : value
+            for b in 0..<width { bytes.append(UInt8(truncatingIfNeeded: v >> UInt64(8 * b))) }
+        }
+        for v in bits { append(v) }
+        // Repeat the last value by doubling the repeated run (a few block copies, not one
+        // store per element: a zero-filled Const can have millions of elements).
+        if bits.count < count {
+            let runStart = bytes.count
+            append(last)
+            while bytes.count < byteCount {
+                let available = bytes.count - runStart
+                bytes.append(contentsOf: bytes[runStart..<(runStart + min(available, byteCount - bytes.count))])
             }
         }
         return bytes
