@@ -48,6 +48,7 @@ public enum AttrValue: Sendable {
         if case .bytes(let b) = self { return String(decoding: b, as: UTF8.self) }
         return nil
     }
+    /// The payload when the value is of that kind, else nil (likewise below).
     public var intValue: Int64? { if case .int(let v) = self { return v }; return nil }
     public var floatValue: Float? { if case .float(let v) = self { return v }; return nil }
     public var boolValue: Bool? { if case .bool(let v) = self { return v }; return nil }
@@ -58,6 +59,7 @@ public enum AttrValue: Sendable {
 
 /// `AttrValue.ListValue`.
 public struct AttrList: Sendable {
+    /// `s` (bytes, usually text), `i`, `f`, `b`, `type`, `shape`, `tensor` and `func` lists.
     public var bytes: [[UInt8]] = []
     public var ints: [Int64] = []
     public var floats: [Float] = []
@@ -71,7 +73,9 @@ public struct AttrList: Sendable {
 
 /// `NameAttrList`: a function reference with its attributes.
 public struct NameAttrList: Sendable {
+    /// The function's name.
     public var name: String
+    /// The function's attributes (`attr` = 2).
     public var attrs: [String: AttrValue]
 }
 
@@ -86,8 +90,11 @@ public struct TensorValue: Sendable {
         let range: Range<Int>
     }
 
+    /// `dtype`; `.invalid` when absent (the node's `dtype` attribute then says).
     public let dataType: TensorFlowDataType
+    /// `tensor_shape`.
     public let shape: TensorShape
+    /// `version_number` (0 in every graph written since 2016).
     public let versionNumber: Int
     /// Where `tensor_content` (raw little-endian row-major bytes) is inside the file; nil
     /// when the field is absent or empty (the values are then in the typed lists).
@@ -141,13 +148,18 @@ public struct TensorValue: Sendable {
 
 /// One node of the graph.
 public struct Node: Sendable {
+    /// The node's unique name (also the tensor name of its first output).
     public let name: String
+    /// The operation type (`Const`, `MatMul`, …).
     public let op: String
     /// "node", "node:k" (output k) or "^node" (a control dependency).
     public let inputs: [String]
+    /// The requested device (empty in frozen graphs as usually exported).
     public let device: String
+    /// The attributes by name.
     public let attrs: [String: AttrValue]
 
+    /// A node with the given fields.
     public init(name: String, op: String, inputs: [String], device: String, attrs: [String: AttrValue]) {
         self.name = name
         self.op = op

@@ -21,7 +21,9 @@ public struct MemmappedDirectory: Sendable, Equatable {
     public struct Region: Sendable, Equatable {
         /// The full name, e.g. `memmapped_package://layer_1_weights`.
         public let name: String
+        /// Where the region starts in the file.
         public let offset: Int
+        /// Its length: stored, or up to the next region (padding included) when not stored.
         public let length: Int
         /// Whether the length was stored in the directory (newer writers) rather than
         /// computed from the next region's offset.
@@ -56,6 +58,7 @@ public struct MemmappedDirectory: Sendable, Equatable {
         return alignment
     }
 
+    /// The region with the full name `name` (`memmapped_package://…`).
     public func region(named name: String) -> Region? { regions.first { $0.name == name } }
 
     /// Reads the directory at the end of `file`. Returns nil with a reason when the file does

@@ -25,7 +25,9 @@ public struct ProtobufReader: Sendable {
 
     /// A field key: which field follows and how it is encoded.
     public struct Key: Sendable, Equatable {
+        /// The field number.
         public let field: Int
+        /// How the value is encoded.
         public let wireType: WireType
         /// Offset of the key's first byte in the file.
         public let offset: Int
@@ -145,6 +147,7 @@ public struct ProtobufReader: Sendable {
         return Int(value)
     }
 
+    /// A little-endian 32-bit value (`fixed32`, `float`).
     public mutating func readFixed32() throws -> UInt32 {
         try require(4, "32-bit value")
         let b = file.bytes
@@ -153,12 +156,15 @@ public struct ProtobufReader: Sendable {
         return value
     }
 
+    /// A little-endian 64-bit value (`fixed64`, `double`).
     public mutating func readFixed64() throws -> UInt64 {
         let low = try readFixed32()
         return UInt64(low) | UInt64(try readFixed32()) << 32
     }
 
+    /// A `float` field's value.
     public mutating func readFloat() throws -> Float { Float(bitPattern: try readFixed32()) }
+    /// A `double` field's value.
     public mutating func readDouble() throws -> Double { Double(bitPattern: try readFixed64()) }
 
     // MARK: - Length-delimited

@@ -4,7 +4,8 @@ import SpeechCheckpoints
 /// A reader of the sorted-string table that a TensorFlow checkpoint's `.index` file is
 /// (TensorFlow's own copy of the LevelDB table format).
 ///
-/// Layout: data blocks, a metaindex block (empty in checkpoints), an index block, then a
+/// Layout: data blocks, a metaindex block (empty in checkpoints; only its checksum is
+/// checked), an index block, then a
 /// 48-byte footer: the metaindex and index block handles (each a varint64 offset and a
 /// varint64 size) padded with zeros to 40 bytes, and the magic number 0xdb4775248b80fb57 as
 /// two little-endian u32 (low half first).
@@ -65,7 +66,9 @@ struct SSTable {
         var footer = try ProtobufReader(file: file, range: footerStart..<(size - 8), origin: "(table footer)")
         let metaindex = try Self.readHandle(&footer)
         let index = try Self.readHandle(&footer)
-        _ = metaindex
+        // Checkpoints keep nothing in the metaindex block, but a damaged one still means a
+        // damaged file: its checksum is checked too.
+        _ = try readBlock(metaindex, what: "metaindex block")
         let indexBlock = try readBlock(index, what: "index block")
         var handles: [BlockHandle] = []
         try Self.forEachEntry(in: indexBlock, file: file) { _, storage, value, origin in

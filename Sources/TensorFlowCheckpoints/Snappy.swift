@@ -120,7 +120,9 @@ public enum Snappy {
 
 /// Snappy data that cannot be decoded: where (offset in the compressed bytes) and why.
 public struct SnappyError: Error, CustomStringConvertible, Sendable {
+    /// Offset in the compressed bytes.
     public let offset: Int
+    /// What is wrong there.
     public let problem: String
     public var description: String { "invalid snappy data at byte \(offset): \(problem)" }
 }

@@ -23,12 +23,17 @@ import SpeechCheckpoints
 public struct TensorBundle: Sendable {
     /// What the index says about one tensor.
     public struct Entry: Sendable, Equatable {
+        /// The tensor (variable) name, the entry's key.
         public let name: String
+        /// `dtype`.
         public let dataType: TensorFlowDataType
+        /// `shape`.
         public let shape: TensorShape
+        /// Which `prefix.data-*` shard holds the bytes.
         public let shardID: Int
         /// Where the tensor's bytes are in its data shard.
         public let offset: Int
+        /// The byte count.
         public let size: Int
         /// The stored (masked) CRC-32C of the bytes, nil when the entry has none.
         public let maskedCRC32C: UInt32?
@@ -62,14 +67,21 @@ public struct TensorBundle: Sendable {
     /// Opens the checkpoint whose index is `indexPath` (`….index`) or whose prefix it is.
     public init(indexPath path: String) throws {
         let indexPath = path.hasSuffix(".index") ? path : path + ".index"
-        self.indexPath = indexPath
-        prefix = String(indexPath.dropLast(".index".count))
-        func failure(_ problem: String) -> ModelFileError { ModelFileError(path: indexPath, problem: problem) }
-
         let index: MappedFile
         do { index = try MappedFile(path: indexPath) } catch let error as MappedFileError {
-            throw failure(error.problem)
+            throw ModelFileError(path: indexPath, problem: error.problem)
         }
+        try self.init(index: index)
+    }
+
+    /// Reads the index held by `index` (its `path` ends in `.index` and locates the shards).
+    init(index: MappedFile) throws {
+        let indexPath = index.path
+        self.indexPath = indexPath
+        let prefix = indexPath.hasSuffix(".index") ? String(indexPath.dropLast(".index".count)) : indexPath
+        self.prefix = prefix
+        func failure(_ problem: String) -> ModelFileError { ModelFileError(path: indexPath, problem: problem) }
+
         let table = try SSTable(file: index)
         compressedBlockCount = table.compressedBlocks
         dataBlockCount = table.dataBlocks
@@ -109,7 +121,7 @@ public struct TensorBundle: Sendable {
         self.shardCount = shardCount
         producerVersion = producer
         func pad(_ n: Int) -> String { let s = String(n); return String(repeating: "0", count: max(0, 5 - s.count)) + s }
-        let dataPaths = (0..<shardCount).map { "\(indexPath.dropLast(".index".count)).data-\(pad($0))-of-\(pad(shardCount))" }
+        let dataPaths = (0..<shardCount).map { "\(prefix).data-\(pad($0))-of-\(pad(shardCount))" }
         self.dataPaths = dataPaths
 
         // Entries.

@@ -28,10 +28,13 @@ public struct TensorFlowGraph: Sendable {
         case memmapped(MemmappedDirectory)
     }
 
+    /// The file read.
     public let path: String
     /// The file's bytes, which the returned tensors point into.
     public let file: MappedFile
+    /// A frozen or a memory-mapped graph.
     public let format: Format
+    /// The GraphDef's nodes, in file order.
     public let nodes: [Node]
     /// `versions.producer` of the GraphDef: the TensorFlow graph version that wrote it (nil
     /// when the graph has no `versions`, as in very old files).
@@ -103,6 +106,7 @@ public struct TensorFlowGraph: Sendable {
         return nil
     }
 
+    /// The node called `name`, if any.
     public func node(named name: String) -> Node? { indexByName[name].map { nodes[$0] } }
 
     /// Whether the file is a memory-mapped graph (`.pbmm`).

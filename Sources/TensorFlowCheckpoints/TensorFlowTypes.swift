@@ -6,9 +6,12 @@ import SpeechCheckpoints
 /// Values above 100 are the `_REF` variants of variables in old graphs (`DT_FLOAT_REF` = 101);
 /// ``base`` strips that.
 public struct TensorFlowDataType: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    /// The `types.proto` number.
     public let rawValue: Int
+    /// The type with that number (any number is kept, known or not).
     public init(rawValue: Int) { self.rawValue = rawValue }
 
+    // The numbers of types.proto.
     public static let invalid = TensorFlowDataType(rawValue: 0)
     public static let float = TensorFlowDataType(rawValue: 1)
     public static let double = TensorFlowDataType(rawValue: 2)
@@ -77,11 +80,14 @@ public struct TensorFlowDataType: RawRepresentable, Hashable, Sendable, CustomSt
 /// A `TensorShapeProto`: dimension sizes outermost first, −1 for a size not known until run
 /// time; `unknownRank` when even the number of dimensions is unknown.
 public struct TensorShape: Sendable, Equatable, CustomStringConvertible {
+    /// Sizes, outermost first (−1: unknown).
     public var dimensions: [Int64]
     /// Dimension names (empty strings when unnamed, which is almost always).
     public var dimensionNames: [String]
+    /// Set when not even the number of dimensions is known.
     public var unknownRank: Bool
 
+    /// A shape with the given sizes.
     public init(dimensions: [Int64], dimensionNames: [String]? = nil, unknownRank: Bool = false) {
         self.dimensions = dimensions
         self.dimensionNames = dimensionNames ?? Array(repeating: "", count: dimensions.count)
