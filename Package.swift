@@ -52,7 +52,7 @@ let package = Package(
         // PyTorch formats: a safe (never executing) pickle reader, zip and legacy torch.save files.
         .target(name: "PyTorchCheckpoints", dependencies: ["SpeechCheckpoints"]),
         // 3. Typed acoustic models: immutable weights + per-stream state, forward pass.
-        .target(name: "SpeechModels", dependencies: ["SpeechNumerics", "SpeechCheckpoints"]),
+        .target(name: "SpeechModels", dependencies: ["SpeechNumerics", "SpeechCheckpoints", "TensorFlowCheckpoints", "PyTorchCheckpoints"]),
         // Language models: ARPA and KenLM binaries (read, memory-mapped, scored as KenLM does).
         .target(name: "SpeechLanguageModel", dependencies: ["MappedFiles"]),
         // 4. Decoding: alphabet, greedy CTC, prefix beam search, candidate metadata.

@@ -50,10 +50,56 @@ extension SpeechModel {
         guard seconds <= Self.maximumRecordingSeconds else {
             throw RecordingError(description: String(format: "a recording keeps every stage in memory; %.0f s of audio is more than the %.0f s allowed (cut the audio first)", seconds, Self.maximumRecordingSeconds))
         }
-        let h = acoustic.hyperparameters
         var stages: [RecordedTensor] = []
         stages.append(RecordedTensor(name: "samples", shape: [samples.count], values: samples,
                                      description: "audio samples at \(sampleRate) Hz, mono, in [-1, 1)"))
+        let probabilities: [Float], frameCount: Int, modelSeconds: Double
+        switch network {
+        case .deepSpeech(let acoustic):
+            (probabilities, frameCount, modelSeconds) = recordDeepSpeech(samples, acoustic: acoustic, features: features!, into: &stages)
+        case .deepSpeech2:
+            var timings = StageTimings()
+            let descriptions = [
+                "spectrogram": "normalised log(1 + |STFT|) per frame (time-major)", "conv_1": "convolution 1, BatchNorm, clamp(0, 20) [time][channel][frequency]",
+                "conv_2": "convolution 2, BatchNorm, clamp(0, 20) [time][channel][frequency]", "lookahead": "lookahead convolution, clamp(0, 20)",
+                "logits": "output layer (BatchNorm, linear), before softmax, model class order", "probabilities": "softmax, model class order",
+            ]
+            probabilities = wholeUtteranceProbabilities(samples, timings: &timings) { name, values, shape in
+                stages.append(RecordedTensor(name: name, shape: shape, values: values,
+                                             description: descriptions[name] ?? (name.hasPrefix("rnn_") ? "recurrent layer \(name.dropFirst(4)) output (directions summed)" : name)))
+            }
+            frameCount = probabilities.count / classCount
+            modelSeconds = timings.acousticModel
+        }
+        let classes = classCount
+
+        // Decoder, step by step, keeping the best prefixes.
+        let decodeStart = DispatchTime.now()
+        var decoder = try PrefixBeamSearch(classCount: classes, beamWidth: options.beamWidth ?? defaultBeamWidth,
+                                           cutoffTopN: options.cutoffTopN, cutoffProbability: options.cutoffProbability,
+                                           scorer: options.scorer)
+        var beam: [[ActivationRecording.BeamEntry]] = []
+        probabilities.withUnsafeBufferPointer { p in
+            for t in 0..<frameCount {
+                decoder.next(probabilities: UnsafeBufferPointer(rebasing: p[(t * classes)..<((t + 1) * classes)]), frames: 1)
+                beam.append(decoder.decode(candidates: topPrefixes).map {
+                    ActivationRecording.BeamEntry(text: alphabet.decode($0.labels), score: $0.confidence)
+                })
+            }
+        }
+        // The decoder above saw exactly the frames a stream would, so its result is the transcription.
+        var timings = StageTimings()
+        timings.acousticModel = modelSeconds
+        timings.decoding = DispatchTime.secondsSince(decodeStart)
+        let transcription = Transcription(candidates: candidates(decoder.decode(candidates: max(1, options.candidates))),
+                                          audioSeconds: Double(samples.count) / Double(sampleRate), timings: timings)
+        return ActivationRecording(stages: stages, beam: beam, transcription: transcription)
+    }
+
+    /// DeepSpeech's stages: power spectrum, MFCC, context windows, every layer.
+    private func recordDeepSpeech(_ samples: [Float], acoustic: DeepSpeechModel, features: FeatureExtractor,
+                                  into stages: inout [RecordedTensor]) -> ([Float], Int, Double) {
+        let h = acoustic.hyperparameters, classes = h.nClasses
 
         // Features: the native client's frames (full windows, then the zero-padded tail).
         let frames = features.framesLikeNativeClient(samples)
@@ -106,27 +152,7 @@ extension SpeechModel {
 
         let modelSeconds = DispatchTime.secondsSince(modelStart)
 
-        // Decoder, step by step, keeping the best prefixes.
-        let decodeStart = DispatchTime.now()
-        var decoder = try PrefixBeamSearch(classCount: h.nClasses, beamWidth: options.beamWidth ?? defaultBeamWidth,
-                                           cutoffTopN: options.cutoffTopN, cutoffProbability: options.cutoffProbability,
-                                           scorer: options.scorer)
-        var beam: [[ActivationRecording.BeamEntry]] = []
-        probabilities.withUnsafeBufferPointer { p in
-            for t in 0..<frameCount {
-                decoder.next(probabilities: UnsafeBufferPointer(rebasing: p[(t * h.nClasses)..<((t + 1) * h.nClasses)]), frames: 1)
-                beam.append(decoder.decode(candidates: topPrefixes).map {
-                    ActivationRecording.BeamEntry(text: alphabet.decode($0.labels), score: $0.confidence)
-                })
-            }
-        }
-        // The decoder above saw exactly the frames a stream would, so its result is the transcription.
-        var timings = StageTimings()
-        timings.acousticModel = modelSeconds
-        timings.decoding = DispatchTime.secondsSince(decodeStart)
-        let transcription = Transcription(candidates: candidates(decoder.decode(candidates: max(1, options.candidates))),
-                                          audioSeconds: Double(samples.count) / Double(sampleRate), timings: timings)
-        return ActivationRecording(stages: stages, beam: beam, transcription: transcription)
+        return (probabilities, frameCount, modelSeconds)
     }
 }
 

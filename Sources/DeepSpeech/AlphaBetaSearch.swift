@@ -59,7 +59,7 @@ public struct AlphaBetaSearch: Sendable {
     /// Word and character error rates with `scorer` (its alpha/beta) at `beamWidth`.
     public func evaluate(scorer: LanguageModelScorer, beamWidth: Int) throws -> Result {
         var wordErrors = 0, words = 0, charErrors = 0, chars = 0
-        let classes = model.acoustic.hyperparameters.nClasses
+        let classes = model.classCount
         for (clip, p) in zip(clips, probabilities) {
             var search = try PrefixBeamSearch(classCount: classes, beamWidth: beamWidth, scorer: scorer)
             p.withUnsafeBufferPointer { search.next(probabilities: $0, frames: $0.count / classes) }
@@ -114,7 +114,12 @@ public struct AlphaBetaSearch: Sendable {
 extension SpeechModel {
     /// The acoustic model's probabilities `[steps][classes]` for mono samples at the model's rate,
     /// batched as a stream would batch them.
+    /// For DeepSpeech2 the blank's column is moved last, as the decoder expects.
     public func probabilities(_ samples: [Float]) throws -> [Float] {
+        guard let acoustic, let features else {
+            var timings = StageTimings()
+            return wholeUtteranceProbabilities(samples, timings: &timings)
+        }
         let h = acoustic.hyperparameters
         let frames = features.framesLikeNativeClient(samples)
         let steps = frames.count / h.nInput
@@ -123,6 +128,33 @@ extension SpeechModel {
         var state = acoustic.makeState()
         windows.withUnsafeBufferPointer { w in
             out.withUnsafeMutableBufferPointer { p in acoustic.forward(windows: w, steps: steps, state: &state, probabilities: p) }
+        }
+        return out
+    }
+
+    /// DeepSpeech2's probabilities `[frames][classes]` for a whole utterance, the blank's
+    /// column moved last. `observer` sees the spectrogram and every layer's output.
+    func wholeUtteranceProbabilities(_ samples: [Float], timings: inout StageTimings,
+                                     observer: DeepSpeech2Model.ActivationObserver? = nil) -> [Float] {
+        guard case .deepSpeech2(let network) = self.network, let spectrogram else { return [] }
+        let start = DispatchTime.now()
+        // The model was trained on int16 / audioScale; the samples here are int16 / 32768.
+        let gain = 32768 / network.configuration.audioScale
+        let input = gain == 1 ? samples : samples.map { $0 * gain }
+        let spect = spectrogram.compute(input)
+        let frames = spectrogram.frameCount(sampleCount: samples.count)
+        observer?("spectrogram", spect, [frames, spectrogram.binCount])
+        let featuresDone = DispatchTime.now()
+        timings.features += DispatchTime.secondsSince(start)
+        let raw = network.probabilities(spectrogram: spect, frames: frames, observer: observer)
+        timings.acousticModel += DispatchTime.secondsSince(featuresDone)
+        let classes = network.classCount, blank = network.configuration.blankIndex
+        guard blank != classes - 1 else { return raw }
+        var out = [Float](repeating: 0, count: raw.count)
+        for t in 0..<(raw.count / classes) {
+            var k = 0
+            for c in 0..<classes where c != blank { out[t * classes + k] = raw[t * classes + c]; k += 1 }
+            out[t * classes + classes - 1] = raw[t * classes + blank]
         }
         return out
     }

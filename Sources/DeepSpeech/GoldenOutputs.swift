@@ -95,7 +95,7 @@ public struct GoldenOutputs: Codable, Sendable {
             }
             audio.append(stored)
         }
-        return GoldenOutputs(model: model.path, precision: model.acoustic.precision.rawValue, beamWidth: options.beamWidth,
+        return GoldenOutputs(model: model.path, precision: model.acoustic?.precision.rawValue ?? "float32", beamWidth: options.beamWidth,
                              candidates: options.candidates, tolerances: tolerances, audio: audio)
     }
 

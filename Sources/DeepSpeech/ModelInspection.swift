@@ -62,23 +62,39 @@ public struct ModelInspection: Sendable, Codable {
 
     /// - Parameter includeTensors: also list every tensor of the file (reads it again).
     public init(model: SpeechModel, includeTensors: Bool = false) throws {
-        let m = model.acoustic.metadata, h = model.acoustic.hyperparameters, f = model.features
         path = model.path
         fileBytes = ((try? FileManager.default.attributesOfItem(atPath: model.path)[.size]) as? NSNumber)?.intValue ?? 0
-        format = "TensorFlow Lite"
-        graphVersion = m.graphVersion
-        sampleRate = m.sampleRate
-        windowMilliseconds = m.featureWindowMilliseconds
-        stepMilliseconds = m.featureStepMilliseconds
-        beamWidth = m.beamWidth
-        language = m.language
+        format = model.format
         alphabet = model.alphabet.labels
-        let bank = f.mfcc.filterbank
-        features = Features(coefficients: f.coefficientCount, melChannels: bank.channelCount,
-                            lowerHz: FeatureExtractor.deepSpeechLowerFrequency, upperHz: Double(m.sampleRate) / 2,
-                            fftLength: f.spectrum.fftLength, windowSamples: f.windowLength, stepSamples: f.stepLength,
-                            contextFrames: h.nContext, inputsPerStep: h.windowSize, stepsPerBatch: h.nSteps)
-        layers = model.acoustic.layers
+        switch model.network {
+        case .deepSpeech(let acoustic):
+            let m = acoustic.metadata, h = acoustic.hyperparameters, f = model.features!
+            graphVersion = m.graphVersion
+            sampleRate = m.sampleRate
+            windowMilliseconds = m.featureWindowMilliseconds
+            stepMilliseconds = m.featureStepMilliseconds
+            beamWidth = m.beamWidth
+            language = m.language
+            let bank = f.mfcc.filterbank
+            features = Features(coefficients: f.coefficientCount, melChannels: bank.channelCount,
+                                lowerHz: FeatureExtractor.deepSpeechLowerFrequency, upperHz: Double(m.sampleRate) / 2,
+                                fftLength: f.spectrum.fftLength, windowSamples: f.windowLength, stepSamples: f.stepLength,
+                                contextFrames: h.nContext, inputsPerStep: h.windowSize, stepsPerBatch: h.nSteps)
+            layers = acoustic.layers
+        case .deepSpeech2(let network):
+            let c = network.configuration, s = model.spectrogram!
+            graphVersion = 0
+            sampleRate = c.sampleRate
+            windowMilliseconds = Int((c.windowSeconds * 1000).rounded())
+            stepMilliseconds = Int((c.stepSeconds * 1000).rounded())
+            beamWidth = model.defaultBeamWidth
+            language = nil
+            features = Features(kind: "log spectrogram (\(c.window)\(c.symmetricWindow ? ", symmetric" : ""), normalised)", coefficients: s.binCount,
+                                melChannels: 0, lowerHz: 0, upperHz: Double(c.sampleRate) / 2, fftLength: s.fftLength,
+                                windowSamples: s.fftLength, stepSamples: s.stepLength, contextFrames: 0, inputsPerStep: s.binCount,
+                                stepsPerBatch: 0)
+            layers = network.layers
+        }
         totalParameters = layers.reduce(0) { $0 + $1.parameters }
         totalWeightBytes = layers.reduce(0) { $0 + $1.bytes }
         loadedWeightBytes = layers.reduce(0) { total, layer in
@@ -86,13 +102,9 @@ public struct ModelInspection: Sendable, Codable {
             return total + weights + (layer.parameters - layer.weightShape.reduce(1, *)) * 4
         }
         if includeTensors {
-            let file = try TFLiteModelFile(path: model.path)
-            tensors = file.tensors.map { t in
-                let bytes = t.data.map { file.bytes[$0] } ?? []
-                return StoredTensor(index: t.index, name: t.name, shape: t.shape,
-                                    type: t.type.map { "\($0)" } ?? "type \(t.typeCode)",
-                                    scale: t.scales.count == 1 ? t.scales[0] : nil, bytes: bytes.count,
-                                    crc32: t.data == nil ? nil : String(format: "%08x", CRC32.checksum(bytes)))
+            tensors = try StoredTensorListing.list(path: model.path).map { t in
+                StoredTensor(index: t.index, name: t.name, shape: t.shape, type: t.type, scale: t.scale, bytes: t.bytes.count,
+                             crc32: t.bytes.isEmpty && !t.isConstant ? nil : String(format: "%08x", CRC32.checksum(t.bytes[...])))
             }
         }
     }
@@ -112,14 +124,18 @@ public struct ModelInspection: Sendable, Codable {
         func padLeft(_ s: String, _ width: Int) -> String { s.count >= width ? s : String(repeating: " ", count: width - s.count) + s }
         var lines: [String] = []
         lines.append("model: \(path) (\(n(fileBytes)) bytes)")
-        lines.append("format: \(format), DeepSpeech graph version \(graphVersion)")
+        lines.append(graphVersion > 0 ? "format: \(format), DeepSpeech graph version \(graphVersion)" : "format: \(format)")
         // Some released models store the exporter's placeholder text as the language.
         let shownLanguage = language.map { $0.count > 40 ? String($0.prefix(40)) + "… (as stored)" : $0 }
         lines.append("metadata: sample rate \(sampleRate) Hz, window \(windowMilliseconds) ms, step \(stepMilliseconds) ms, beam width \(beamWidth)" + (shownLanguage.map { ", language \($0)" } ?? ""))
         lines.append("alphabet: \(alphabet.count) labels + blank: " + alphabet.map { "\"\($0)\"" }.joined(separator: " "))
         let fe = features
-        lines.append("features: \(fe.kind), \(fe.coefficients) coefficients from \(fe.melChannels) mel channels (\(Int(fe.lowerHz))-\(Int(fe.upperHz)) Hz), FFT \(fe.fftLength), window \(fe.windowSamples) samples, step \(fe.stepSamples)")
-        lines.append("input: \(fe.contextFrames) frames of context each side -> \(2 * fe.contextFrames + 1) x \(fe.coefficients) = \(fe.inputsPerStep) values per time step, \(fe.stepsPerBatch) steps per batch")
+        if fe.melChannels > 0 {
+            lines.append("features: \(fe.kind), \(fe.coefficients) coefficients from \(fe.melChannels) mel channels (\(Int(fe.lowerHz))-\(Int(fe.upperHz)) Hz), FFT \(fe.fftLength), window \(fe.windowSamples) samples, step \(fe.stepSamples)")
+            lines.append("input: \(fe.contextFrames) frames of context each side -> \(2 * fe.contextFrames + 1) x \(fe.coefficients) = \(fe.inputsPerStep) values per time step, \(fe.stepsPerBatch) steps per batch")
+        } else {
+            lines.append("features: \(fe.kind), \(fe.coefficients) bins, FFT \(fe.fftLength), window \(fe.windowSamples) samples, step \(fe.stepSamples); the whole utterance at once")
+        }
         lines.append("")
         let header = [pad("layer", 8), pad("kind", 58), padLeft("input -> output", 16), padLeft("parameters", 12), pad("  weights", 26), padLeft("bytes", 12)]
         lines.append(header.joined(separator: " "))

@@ -40,26 +40,35 @@ public struct SpeechStream: Sendable {
     /// up to date after each batch so a partial result only converts the open end.
     private var stableText = ""
     private var stableCount = 0
+    /// Everything fed since the last finish, for networks that run over whole utterances
+    /// (DeepSpeech2); empty for DeepSpeech, which consumes audio as it comes.
+    private var utterance: [Float] = []
 
     /// - Throws: `PrefixBeamSearchError` for impossible options (beam width < 1, …).
     init(model: SpeechModel, options: DecodingOptions) throws {
         self.model = model
         self.options = options
-        let h = model.acoustic.hyperparameters
+        decoder = try Self.makeDecoder(model: model, options: options)
+        guard let acoustic = model.acoustic, let features = model.features else {
+            window = []; context = []; contextFill = 0; batch = []; frame = []; probabilities = []
+            featureScratch = .empty
+            state = DeepSpeechState.empty
+            return
+        }
+        let h = acoustic.hyperparameters
         let width = 2 * h.nContext + 1
-        window = [Float](repeating: 0, count: model.features.windowLength)
+        window = [Float](repeating: 0, count: features.windowLength)
         context = [Float](repeating: 0, count: width * h.nInput)
         contextFill = h.nContext
         batch = [Float](repeating: 0, count: h.nSteps * width * h.nInput)
         frame = [Float](repeating: 0, count: h.nInput)
         probabilities = [Float](repeating: 0, count: h.nSteps * h.nClasses)
-        featureScratch = model.features.makeScratch()
-        state = model.acoustic.makeState()
-        decoder = try Self.makeDecoder(model: model, options: options)
+        featureScratch = features.makeScratch()
+        state = acoustic.makeState()
     }
 
     private static func makeDecoder(model: SpeechModel, options: DecodingOptions) throws -> PrefixBeamSearch {
-        try PrefixBeamSearch(classCount: model.acoustic.hyperparameters.nClasses,
+        try PrefixBeamSearch(classCount: model.classCount,
                              beamWidth: options.beamWidth ?? model.defaultBeamWidth,
                              cutoffTopN: options.cutoffTopN, cutoffProbability: options.cutoffProbability,
                              scorer: options.scorer)
@@ -84,7 +93,11 @@ public struct SpeechStream: Sendable {
     /// Feeds mono samples at the model's rate from a buffer.
     public mutating func feed(_ samples: UnsafeBufferPointer<Float>) {
         samplesFed += samples.count
-        let windowLength = model.features.windowLength, step = model.features.stepLength
+        guard let features = model.features else {
+            utterance.append(contentsOf: samples)
+            return
+        }
+        let windowLength = features.windowLength, step = features.stepLength
         var offset = 0
         while offset < samples.count {
             let n = min(windowLength - windowFill, samples.count - offset)
@@ -107,6 +120,7 @@ public struct SpeechStream: Sendable {
     /// `IntermediateDecode`. Does not change the stream. Costs O(beam width + transcript
     /// length), independent of how much audio came before.
     public func intermediate() -> String {
+        if !model.isStreaming { return wholeUtterance(candidates: 1).text }
         // Byte alphabets can split a character between the stable and the open part.
         guard !model.alphabet.isUTF8Bytes, stableCount == decoder.stableLabelCount else {
             return model.alphabet.decode(decoder.bestLabels())
@@ -118,7 +132,8 @@ public struct SpeechStream: Sendable {
     /// `DecodingOptions.candidates`), tokens, word timings and confidences
     /// (Coqui's `IntermediateDecodeWithMetadata`).
     public func intermediateWithMetadata(candidates: Int? = nil) -> Transcription {
-        decode(candidates: candidates)
+        if !model.isStreaming { return wholeUtterance(candidates: candidates) }
+        return decode(candidates: candidates)
     }
 
     /// Runs the buffered audio through the model before decoding, so the result covers
@@ -135,6 +150,7 @@ public struct SpeechStream: Sendable {
     /// ``intermediateFlushingBuffers()`` with metadata (Coqui's
     /// `IntermediateDecodeWithMetadataFlushBuffers`).
     public mutating func intermediateWithMetadataFlushingBuffers(candidates: Int? = nil) -> Transcription {
+        if !model.isStreaming { return wholeUtterance(candidates: candidates) }
         flushBuffers(addingContext: false)
         return decode(candidates: candidates)
     }
@@ -150,6 +166,11 @@ public struct SpeechStream: Sendable {
     /// `DecodingOptions.candidates`), tokens, words and confidences. Equal to
     /// `SpeechModel.transcribeWithMetadata` on the same samples, however they were fed.
     public mutating func finishWithMetadata(candidates: Int? = nil) -> Transcription {
+        if !model.isStreaming {
+            let result = wholeUtterance(candidates: candidates)
+            reset()
+            return result
+        }
         flushBuffers(addingContext: true)
         let result = decode(candidates: candidates)
         reset()
@@ -158,23 +179,38 @@ public struct SpeechStream: Sendable {
 
     /// Drops everything fed so far and starts a new utterance, keeping the allocated buffers.
     public mutating func reset() {
-        windowFill = 0
-        let h = model.acoustic.hyperparameters
-        for i in 0..<context.count { context[i] = 0 }
-        contextFill = h.nContext
-        batchFill = 0
-        state = model.acoustic.makeState()
         // The options were validated when the stream was made.
         decoder = try! Self.makeDecoder(model: model, options: options)
         timings = StageTimings()
         samplesFed = 0
         stableText = ""
         stableCount = 0
+        utterance = []
+        guard let acoustic = model.acoustic else { return }
+        windowFill = 0
+        for i in 0..<context.count { context[i] = 0 }
+        contextFill = acoustic.hyperparameters.nContext
+        batchFill = 0
+        state = acoustic.makeState()
+    }
+
+    /// DeepSpeech2: the whole utterance so far through the network and a fresh decoder. A
+    /// partial result therefore costs as much as a final one, growing with the audio.
+    private func wholeUtterance(candidates count: Int?) -> Transcription {
+        var timings = StageTimings()
+        let probabilities = model.wholeUtteranceProbabilities(utterance, timings: &timings)
+        let decodeStart = DispatchTime.now()
+        var decoder = try! Self.makeDecoder(model: model, options: options)
+        let frames = probabilities.count / model.classCount
+        probabilities.withUnsafeBufferPointer { decoder.next(probabilities: $0, frames: frames) }
+        let candidates = model.candidates(decoder.decode(candidates: max(1, count ?? options.candidates)))
+        timings.decoding = DispatchTime.secondsSince(decodeStart)
+        return Transcription(candidates: candidates, audioSeconds: Double(samplesFed) / Double(model.sampleRate), timings: timings)
     }
 
     private mutating func flushBuffers(addingContext: Bool) {
         computeFrame(sampleCount: windowFill)
-        let h = model.acoustic.hyperparameters
+        let h = model.acoustic!.hyperparameters
         if addingContext {
             for i in 0..<h.nInput { frame[i] = 0 }
             for _ in 0..<h.nContext { pushFrame() }
@@ -193,7 +229,7 @@ public struct SpeechStream: Sendable {
 
     private mutating func computeFrame(sampleCount: Int) {
         let start = DispatchTime.now()
-        let features = model.features
+        let features = model.features!
         var scratch = FeatureExtractor.Scratch.empty
         swap(&scratch, &featureScratch)          // moved, not copied, so it can be passed inout
         window.withUnsafeBufferPointer { w in
@@ -208,7 +244,7 @@ public struct SpeechStream: Sendable {
 
     /// Appends `frame` to the context buffer; emits a time step when the window is full.
     private mutating func pushFrame() {
-        let h = model.acoustic.hyperparameters
+        let h = model.acoustic!.hyperparameters
         let width = 2 * h.nContext + 1, n = h.nInput
         for i in 0..<n { context[contextFill * n + i] = frame[i] }
         contextFill += 1
@@ -230,9 +266,9 @@ public struct SpeechStream: Sendable {
     private mutating func runBatch(decodingSteps: Int, runningSteps: Int) {
         guard decodingSteps > 0 else { return }
         let steps = runningSteps
-        let classes = model.acoustic.hyperparameters.nClasses
+        let acoustic = model.acoustic!
+        let classes = acoustic.hyperparameters.nClasses
         let start = DispatchTime.now()
-        let acoustic = model.acoustic
         var modelState = acoustic.makeEmptyState()
         swap(&modelState, &state)                // moved, not copied, so it can be passed inout
         batch.withUnsafeBufferPointer { b in

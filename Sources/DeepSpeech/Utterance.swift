@@ -60,7 +60,7 @@ extension SpeechModel {
         var timings = StageTimings()
         var utteranceStart = 0   // sample index where the current stream began
         var consumed = 0         // samples fed so far
-        let rate = sampleRate, step = features.stepLength
+        let rate = sampleRate, step = Int((secondsPerFrame * Double(sampleRate)).rounded())
 
         func emit(speechStart: Int?, speechEnd: Int) throws {
             guard let speechStart else { stream.reset(); return }

@@ -79,6 +79,8 @@ public struct LayerSummary: Sendable, Codable, Equatable {
 
 public final class DeepSpeechModel: Sendable {
     public let path: String
+    /// The file format the weights came from, in words ("TensorFlow Lite", "TensorFlow frozen graph (.pb)", …).
+    public let format: String
     public let precision: Precision
     public let hyperparameters: DeepSpeechHyperparameters
     public let metadata: DeepSpeechModelMetadata
@@ -93,7 +95,41 @@ public final class DeepSpeechModel: Sendable {
     /// The oldest graph version the reference clients accept.
     public static let minimumGraphVersion = 6
 
-    public init(path: String, precision: Precision = .int8Hybrid) throws {
+    /// Loads a model file of any supported format: TensorFlow Lite (`.tflite`), a frozen
+    /// TensorFlow graph (`.pb`), a memory-mapped graph (`.pbmm`) or a TensorFlow checkpoint
+    /// (`prefix.index` + data shards; checkpoints carry no metadata, so the defaults of
+    /// ``DeepSpeechModelMetadata/checkpointDefaults`` apply and the alphabet must come from elsewhere).
+    public convenience init(path: String, precision: Precision = .int8Hybrid) throws {
+        switch try ModelFileKind.sniff(path: path) {
+        case .tflite: try self.init(tfliteAt: path, precision: precision)
+        case .converted: try self.init(convertedAt: path, precision: precision)
+        case .tensorFlowGraph, .tensorFlowMemmapped, .tensorFlowCheckpoint:
+            try self.init(imported: try TensorFlowImporter(path: path).load())
+        case let kind: throw ModelFileError(path: path, problem: kind.refusal)
+        }
+    }
+
+    /// Weights bound by an importer: six dense layers and the sizes they imply.
+    struct ImportedWeights {
+        var path: String
+        var format: String
+        var metadata: DeepSpeechModelMetadata
+        var hyperparameters: DeepSpeechHyperparameters
+        var layers: (DenseLayer, DenseLayer, DenseLayer, DenseLayer, DenseLayer, DenseLayer)
+        var precision: Precision
+    }
+
+    init(imported w: ImportedWeights) throws {
+        path = w.path
+        format = w.format
+        metadata = w.metadata
+        hyperparameters = w.hyperparameters
+        (layer1, layer2, layer3, lstm, layer5, layer6) = w.layers
+        precision = w.precision
+    }
+
+    init(tfliteAt path: String, precision: Precision) throws {
+        format = "TensorFlow Lite"
         let file = try TFLiteModelFile(path: path)
         let binder = WeightBinder(file: file, precision: precision)
         self.path = path
@@ -282,6 +318,9 @@ public struct DeepSpeechState: Sendable {
     var inputProducts: [Int32]      // [nSteps][4·nCell]
     var stateProducts: [Int32]      // [4·nCell]
     var rowRanges: [Float]          // [nSteps], max of each LSTM input row
+
+    /// A state with no storage (for streams of networks that keep none).
+    public static var empty: DeepSpeechState { DeepSpeechState(empty: ()) }
 
     init(empty: Void) {
         c = []; h = []; a = []; b = []; lstmInput = []; gates = []

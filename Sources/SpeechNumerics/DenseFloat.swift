@@ -6,13 +6,19 @@ public struct DenseFloatMatrix: Sendable {
     public let rows: Int
     public let columns: Int
     /// `[rows][columns]`, row-major.
-    public let values: [Float]
+    public let storage: WeightStorage<Float>
+    /// A copy of the values, `[rows][columns]`.
+    public var values: [Float] { Array(storage.buffer) }
 
     public init(rows: Int, columns: Int, values: [Float]) {
-        precondition(values.count == rows * columns, "expected \(rows)×\(columns) values, got \(values.count)")
+        self.init(rows: rows, columns: columns, storage: WeightStorage(copying: values))
+    }
+
+    public init(rows: Int, columns: Int, storage: WeightStorage<Float>) {
+        precondition(storage.count == rows * columns, "expected \(rows)×\(columns) values, got \(storage.count)")
         self.rows = rows
         self.columns = columns
-        self.values = values
+        self.storage = storage
     }
 
     /// - Parameters: input `[batch][columns]`, output `[batch][rows]`, bias `[rows]` or empty.
@@ -20,9 +26,7 @@ public struct DenseFloatMatrix: Sendable {
         for b in 0..<batch {
             for u in 0..<rows { output[b * rows + u] = bias.isEmpty ? 0 : bias[u] }
         }
-        values.withUnsafeBufferPointer { w in
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(batch), Int32(rows), Int32(columns),
-                        1, input, Int32(columns), w.baseAddress, Int32(columns), 1, output, Int32(rows))
-        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(batch), Int32(rows), Int32(columns),
+                    1, input, Int32(columns), storage.buffer.baseAddress, Int32(columns), 1, output, Int32(rows))
     }
 }

@@ -6,19 +6,25 @@ public struct HybridInt8Matrix: Sendable {
     /// Inputs per unit (columns).
     public let columns: Int
     /// `[rows][columns]`, row-major.
-    public let values: [Int8]
+    public let storage: WeightStorage<Int8>
     public let scale: Float
+    /// A copy of the values, `[rows][columns]`.
+    public var values: [Int8] { Array(storage.buffer) }
 
     public init(rows: Int, columns: Int, values: [Int8], scale: Float) {
-        precondition(values.count == rows * columns, "expected \(rows)×\(columns) values, got \(values.count)")
+        self.init(rows: rows, columns: columns, storage: WeightStorage(copying: values), scale: scale)
+    }
+
+    public init(rows: Int, columns: Int, storage: WeightStorage<Int8>, scale: Float) {
+        precondition(storage.count == rows * columns, "expected \(rows)×\(columns) values, got \(storage.count)")
         self.rows = rows
         self.columns = columns
-        self.values = values
+        self.storage = storage
         self.scale = scale
     }
 
     /// `scale · q` as float, `[rows][columns]`.
-    public func dequantized() -> [Float] { values.map { Float($0) * scale } }
+    public func dequantized() -> [Float] { storage.buffer.map { Float($0) * scale } }
 }
 
 /// TensorFlow Lite's hybrid fully-connected kernel (FULLY_CONNECTED version 3, symmetric
@@ -64,7 +70,8 @@ public enum HybridFullyConnected {
                 scratch.scales[b] = quantizeRow(input + b * n, count: n, into: q.baseAddress! + b * n) * weights.scale
             }
         }
-        weights.values.withUnsafeBufferPointer { w in
+        do {
+            let w = weights.storage.buffer
             scratch.quantized.withUnsafeBufferPointer { q in
                 for u in 0..<units {
                     let row = w.baseAddress! + u * n
@@ -82,7 +89,8 @@ public enum HybridFullyConnected {
     public static func integerProducts(_ weights: HybridInt8Matrix, columns: Range<Int>, quantized: UnsafePointer<Int8>,
                                        rowStride: Int, rows: Int, into out: UnsafeMutablePointer<Int32>) {
         let units = weights.rows, n = columns.count
-        weights.values.withUnsafeBufferPointer { w in
+        do {
+            let w = weights.storage.buffer
             for u in 0..<units {
                 let row = w.baseAddress! + u * weights.columns + columns.lowerBound
                 for r in 0..<rows { out[r * units + u] = Int8Dot.dot(row, quantized + r * rowStride, count: n) }

@@ -6,16 +6,16 @@ import Foundation
 struct DeepSpeechCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "deepspeech",
-        abstract: "Speech to text with Mozilla DeepSpeech 0.7-0.9 and Coqui STT 1.x models, in pure Swift.",
+        abstract: "Speech to text with Mozilla DeepSpeech 0.7-0.9, Coqui STT 1.x and deepspeech.pytorch DeepSpeech2 models, in pure Swift.",
         discussion: "Without a subcommand, deepspeech transcribes: `deepspeech --audio clip.wav` is `deepspeech transcribe --audio clip.wav`.",
         version: Transcribe.version,
-        subcommands: [Transcribe.self, Inspect.self, Golden.self, ScorerCommand.self, LMCommand.self],
+        subcommands: [Transcribe.self, Inspect.self, Convert.self, Golden.self, ScorerCommand.self, LMCommand.self],
         defaultSubcommand: Transcribe.self)
 }
 
 /// `deepspeech transcribe` (the default subcommand).
 struct Transcribe: ParsableCommand {
-    static let version = "swift-deepspeech 0.1.0 (reads DeepSpeech 0.7-0.9 / Coqui STT 1.x .tflite models)"
+    static let version = "swift-deepspeech 0.1.0 (reads DeepSpeech 0.7-0.9 / Coqui STT 1.x .tflite, .pb, .pbmm and TensorFlow checkpoints; deepspeech.pytorch .pth/.ckpt)"
     static let configuration = CommandConfiguration(
         commandName: "transcribe",
         abstract: "Transcribe audio files, a directory of them, or raw PCM from a pipe (the default subcommand).",
@@ -33,7 +33,7 @@ struct Transcribe: ParsableCommand {
         """,
         version: Transcribe.version)
 
-    @Option(name: .customLong("model"), help: ArgumentHelp("Model file (.tflite).", valueName: "FILE"))
+    @Option(name: .customLong("model"), help: ArgumentHelp("Model file: .tflite, .pb, .pbmm, a TensorFlow checkpoint (.index or its prefix; needs --alphabet), a deepspeech.pytorch .pth/.ckpt, or a converted .dsmodel.", valueName: "FILE"))
     var model: String?
 
     @Option(name: .customLong("audio"), help: ArgumentHelp("Audio file, a directory (every audio file in it is transcribed), or - for raw 16-bit little-endian mono PCM at the model's rate on stdin.", valueName: "FILE|DIR|-"))

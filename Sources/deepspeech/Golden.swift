@@ -12,8 +12,11 @@ struct Golden: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Run the model on audio files and store each stage's shape, statistics, CRC-32 and row/column sums, and the transcripts.")
 
-        @Option(name: .customLong("model"), help: ArgumentHelp("Model file; default: the default model.", valueName: "FILE"))
+        @Option(name: .customLong("model"), help: ArgumentHelp("Model file (any format transcribe reads); default: the default model.", valueName: "FILE"))
         var model: String?
+
+        @Option(name: .customLong("alphabet"), help: ArgumentHelp("alphabet.txt, for files that store none (TensorFlow checkpoints).", valueName: "FILE"))
+        var alphabet: String?
 
         @Option(name: .customLong("audio"), help: ArgumentHelp("An audio file (at most 2 minutes); repeat for several.", valueName: "FILE"))
         var audio: [String] = []
@@ -39,7 +42,7 @@ struct Golden: ParsableCommand {
         func run() throws {
             do {
                 let path = try model ?? DefaultModel.path(log: { log($0) })
-                let speechModel = try SpeechModel(path: path, precision: precision == "float32" ? .float32 : .int8Hybrid)
+                let speechModel = try SpeechModel(path: path, precision: precision == "float32" ? .float32 : .int8Hybrid, alphabetPath: alphabet)
                 let golden = try GoldenOutputs.record(model: speechModel, audioFiles: audio,
                                                       options: DecodingOptions(beamWidth: beamWidth, candidates: 3),
                                                       fullTensorsNextTo: full ? output : nil)
@@ -58,6 +61,9 @@ struct Golden: ParsableCommand {
 
         @Option(name: .customLong("model"), help: ArgumentHelp("Model to check (default: the one the golden file names).", valueName: "FILE"))
         var model: String?
+
+        @Option(name: .customLong("alphabet"), help: ArgumentHelp("alphabet.txt, for files that store none (TensorFlow checkpoints).", valueName: "FILE"))
+        var alphabet: String?
 
         @Option(name: .customLong("precision"), help: ArgumentHelp("int8 or float32 (default: the golden file's).", valueName: "int8|float32"))
         var precision: String?
@@ -91,7 +97,7 @@ struct Golden: ParsableCommand {
             do {
                 let file = try GoldenOutputs(contentsOf: golden)
                 let chosen = precision ?? file.precision
-                let speechModel = try SpeechModel(path: model ?? file.model, precision: chosen == "float32" ? .float32 : .int8Hybrid)
+                let speechModel = try SpeechModel(path: model ?? file.model, precision: chosen == "float32" ? .float32 : .int8Hybrid, alphabetPath: alphabet)
                 report = try file.check(model: speechModel, overriding: try overrides(), goldenPath: golden)
             } catch { fail("\(error)") }
             if json {
