@@ -163,6 +163,10 @@ public struct DeepSpeech2Checkpoint: Sendable {
         windowSize = setting("window_size", { $0.doubleValue }, default: 0.02, unit: " s")
         windowStride = setting("window_stride", { $0.doubleValue }, default: 0.01, unit: " s")
         window = setting("window", { OmegaConfValue.symbolName($0)?.lowercased() }, default: "hamming")
+        guard (1...1_000_000).contains(sampleRate) else { throw refuse("the spectrogram's sample_rate \(sampleRate) is not a usable rate") }
+        for (key, seconds) in [("window_size", windowSize), ("window_stride", windowStride)] where !(seconds > 0 && seconds <= 10) {
+            throw refuse("the spectrogram's \(key) \(seconds) is not a usable duration in seconds")
+        }
 
         // MARK: What the weights say
         let stateDict: [(name: String, tensor: CheckpointTensor)]

@@ -868,7 +868,7 @@ private final class Unpickler {
         case ("_codecs", "encode"):
             guard construction == .reduce, let first = args.first, case .leaf(.string(let s)) = first else { return nil }
             return .leaf(.bytes(try encode(s, args.count > 1 ? args[1] : .leaf(.string("utf-8")))))
-        case ("torch._utils", "_rebuild_tensor_v2"), ("torch._utils", "_rebuild_tensor"):
+        case ("torch._utils", "_rebuild_tensor_v2"), ("torch._utils", "_rebuild_tensor"), ("torch._utils", "_rebuild_tensor_v3"):
             return .leaf(.tensor(try rebuildTensor(name, args)))
         case ("torch._utils", "_rebuild_parameter"), ("torch._utils", "_rebuild_parameter_with_state"):
             guard let data = args.first, case .leaf(.tensor(let t)) = data else {
@@ -877,7 +877,7 @@ private final class Unpickler {
             var requiresGrad = t.requiresGrad
             if args.count > 1, case .leaf(.bool(let b)) = args[1] { requiresGrad = b }
             return .leaf(.tensor(TorchTensorReference(storage: t.storage, storageOffset: t.storageOffset, shape: t.shape,
-                                                      strides: t.strides, requiresGrad: requiresGrad)))
+                                                      strides: t.strides, requiresGrad: requiresGrad, dtypeName: t.dtypeName)))
         case ("torch._tensor", "_rebuild_from_type_v2"):
             // (func, new_type, args, state): the tensor is func(*args); the subclass type and
             // its state do not change the elements.
@@ -910,8 +910,9 @@ private final class Unpickler {
         }
     }
 
-    /// `_rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, hooks[, metadata])`
-    /// and `_rebuild_tensor(storage, storage_offset, size, stride)`.
+    /// `_rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, hooks[, metadata])`,
+    /// `_rebuild_tensor(storage, storage_offset, size, stride)` and
+    /// `_rebuild_tensor_v3(storage, storage_offset, size, stride, requires_grad, hooks, dtype[, metadata])`.
     func rebuildTensor(_ name: String, _ args: [Item]) throws -> TorchTensorReference {
         func bad(_ what: String) -> PickleError { fail("torch._utils.\(name): \(what)") }
         guard args.count >= 4 else { throw bad("\(args.count) arguments, expected at least 4") }
@@ -935,7 +936,15 @@ private final class Unpickler {
         guard shape.count == strides.count else { throw bad("size \(shape) and stride \(strides) differ in length") }
         var requiresGrad = false
         if args.count > 4, case .leaf(.bool(let b)) = args[4] { requiresGrad = b }
-        return TorchTensorReference(storage: storage, storageOffset: storageOffset, shape: shape, strides: strides, requiresGrad: requiresGrad)
+        var dtype: String? = nil
+        if name == "_rebuild_tensor_v3" {
+            guard args.count > 6, case .leaf(.global(_, let dtypeName)) = args[6] else {
+                throw bad("no dtype (argument 7) for the untyped storage")
+            }
+            dtype = dtypeName
+        }
+        return TorchTensorReference(storage: storage, storageOffset: storageOffset, shape: shape, strides: strides,
+                                    requiresGrad: requiresGrad, dtypeName: dtype)
     }
 }
 

@@ -295,20 +295,50 @@ public struct TorchStorageReference: Sendable, Equatable {
 }
 
 /// Where a pickled tensor's elements are: a storage, and an offset, sizes and strides in
-/// elements of that storage (a tensor may be a strided view, a transpose for example).
+/// elements (a tensor may be a strided view, a transpose for example).
 public struct TorchTensorReference: Sendable, Equatable {
     public let storage: TorchStorageReference
     public let storageOffset: Int
     public let shape: [Int]
     public let strides: [Int]
     public let requiresGrad: Bool
+    /// The dtype named by `_rebuild_tensor_v3` (torch ≥ 2.1 writes it, on an `UntypedStorage`,
+    /// for dtypes without a storage class of their own, such as uint16 or float8), e.g. "uint16";
+    /// nil when the storage type gives the dtype.
+    public let dtypeName: String?
 
-    public init(storage: TorchStorageReference, storageOffset: Int, shape: [Int], strides: [Int], requiresGrad: Bool = false) {
+    public init(storage: TorchStorageReference, storageOffset: Int, shape: [Int], strides: [Int], requiresGrad: Bool = false,
+                dtypeName: String? = nil) {
         self.storage = storage
         self.storageOffset = storageOffset
         self.shape = shape
         self.strides = strides
         self.requiresGrad = requiresGrad
+        self.dtypeName = dtypeName
+    }
+
+    /// The element type: the dtype's when one is named, else the storage type's; nil when
+    /// this reader has no such type.
+    public var dataType: CheckpointDataType? {
+        guard let dtypeName else { return storage.dataType }
+        return TorchTensorReference.dataType(forDtype: dtypeName)
+    }
+
+    /// torch dtype name (`torch.float32` is pickled as the global `torch float32`) → element type.
+    public static func dataType(forDtype name: String) -> CheckpointDataType? {
+        switch name {
+        case "float32", "float": return .float32
+        case "float16", "half": return .float16
+        case "bfloat16": return .bfloat16
+        case "float64", "double": return .float64
+        case "int8": return .int8
+        case "uint8": return .uint8
+        case "int16", "short": return .int16
+        case "int32", "int": return .int32
+        case "int64", "long": return .int64
+        case "bool": return .bool
+        default: return nil
+        }
     }
 
     /// True when the elements lie row-major without gaps (strides of size-1 dimensions

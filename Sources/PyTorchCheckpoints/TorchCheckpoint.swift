@@ -219,8 +219,8 @@ public struct TorchCheckpoint: Sendable {
     public func tensor(_ reference: TorchTensorReference, name: String) throws -> CheckpointTensor {
         func refuse(_ problem: String) -> ModelFileError { ModelFileError(path: path, problem: "tensor '\(name)': \(problem)") }
         let storage = reference.storage
-        guard let dataType = storage.dataType, let width = dataType.byteWidth else {
-            throw refuse("storage type \(storage.typeName) is not supported")
+        guard let dataType = reference.dataType, let width = dataType.byteWidth else {
+            throw refuse(reference.dtypeName.map { "dtype \($0) is not supported" } ?? "storage type \(storage.typeName) is not supported")
         }
         guard let range = storageRanges[storage.key] else {
             throw refuse("storage '\(storage.key)' is missing from the file")

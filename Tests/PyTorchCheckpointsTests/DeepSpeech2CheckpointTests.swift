@@ -171,11 +171,16 @@ final class DeepSpeech2CheckpointTests: XCTestCase {
             ("sample.zip64", TorchFileWriter.zip(sample.0, storages: sample.1, zip64: true)),
             ("sample.legacy", TorchFileWriter.legacy(sample.0, storages: sample.1)),
             ("sample.evil", PythonPickles.bytes(PythonPickles.evil)),
+            // DeepSpeech2 metadata (OmegaConf records and all) without the 1 MB of weights.
+            ("ds2.ckpt", TorchFileWriter.zip(small.lightning().0, storages: [])),
+            ("ds2.v21.pth", TorchFileWriter.zip(small.version21().0, storages: [])),
+            ("ds2.v2.pth", TorchFileWriter.legacy(small.version20().0, storages: [])),
         ]
+        let scale = Int(ProcessInfo.processInfo.environment["TORCH_MUTATIONS"] ?? "") ?? 1
         var outcomes = (read: 0, refused: 0)
         for (index, (name, original)) in files.enumerated() {
-            var rng = SeededGenerator(seed: 0xF00D + UInt64(index))
-            for _ in 0..<500 {
+            for copy in 0..<300 * scale {
+                var rng = SeededGenerator(seed: 0xF00D_0000_0000 | UInt64(index) << 32 | UInt64(copy))
                 if MutationHarness.exercise(Mutator.mutate(original, using: &rng), name: name) { outcomes.read += 1 } else { outcomes.refused += 1 }
             }
         }

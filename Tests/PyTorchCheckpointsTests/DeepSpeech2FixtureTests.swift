@@ -114,6 +114,30 @@ final class DeepSpeech2FixtureTests: XCTestCase {
         XCTAssertTrue(ih.contains { $0 != 0 })
     }
 
+    /// Values torch.load gives for the legacy file, whose RNN tensors are views at offsets into
+    /// one storage per layer (first elements and float64 sums, printed once with torch 2.13).
+    func testLegacyViewsGiveTheValuesTorchLoads() throws {
+        try requireFixtures()
+        let checkpoint = try TorchCheckpoint(path: path("ds2-bilstm.v2.pth"))
+        let state = try XCTUnwrap(checkpoint.root["state_dict"]?.dictValue)
+        XCTAssertEqual(state["rnns.1.rnn.weight_hh_l0_reverse"]?.tensorValue?.storageOffset, 12544)
+        XCTAssertEqual(state["rnns.0.rnn.bias_ih_l0"]?.tensorValue?.storageOffset, 172032)
+        let tensors = Dictionary(uniqueKeysWithValues: try checkpoint.stateDict().map { ($0.name, $0.tensor) })
+        let expected: [(String, [Int], [Float], Double)] = [
+            ("rnns.1.rnn.weight_hh_l0_reverse", [128, 32], [0.11113503575325012, 0.25430822372436523, -0.18358691036701202], -5.979457887853641),
+            ("rnns.0.rnn.bias_ih_l0", [128], [-0.36746227741241455, 0.010144062340259552, 0.3887070417404175], -1.6266883495263755),
+            ("fc.0.module.1.weight", [29, 32], [0.19579452276229858, -0.052760474383831024, 0.3704054355621338], 2.7503739272942767),
+        ]
+        for (name, shape, first, sum) in expected {
+            let tensor = try XCTUnwrap(tensors[name], name)
+            XCTAssertEqual(tensor.shape, shape, name)
+            let values = try tensor.floats()
+            XCTAssertEqual(Array(values.prefix(3)), first, name)
+            XCTAssertEqual(values.reduce(0.0) { $0 + Double($1) }, sum, accuracy: 1e-9, name)
+        }
+        XCTAssertEqual(try tensors["conv.seq_module.1.num_batches_tracked"]?.integers(), [25167])
+    }
+
     func testHalfWeightsAreTheFloatWeightsRounded() throws {
         try requireFixtures()
         let full = try DeepSpeech2Checkpoint(path: path("ds2-bigru.ckpt"))
@@ -191,13 +215,15 @@ final class DeepSpeech2FixtureTests: XCTestCase {
     func testMutatedFixturesThrowOrReadNeverCrash() throws {
         try requireFixtures()
         // 200 copies of each model (each re-reads a 20-27 KB pickle, ~2 ms in a debug build)
-        // and 300 of each small malicious file.
+        // and 300 of each small malicious file; TORCH_MUTATIONS=n runs n times as many. Each
+        // copy has its own seed (file, copy), so a failure can be replayed alone.
+        let scale = Int(ProcessInfo.processInfo.environment["TORCH_MUTATIONS"] ?? "") ?? 1
         var outcomes = (read: 0, refused: 0)
         let started = Date()
         for (fileIndex, name) in (Self.modelFiles + ["evil-reduce-system.pth", "evil-legacy.pth"]).enumerated() {
             let original = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path(name))))
-            var rng = SeededGenerator(seed: 0x5EED_0000 + UInt64(fileIndex))
-            for _ in 0..<(name.hasPrefix("evil") ? 300 : 200) {
+            for copy in 0..<(name.hasPrefix("evil") ? 300 : 200) * scale {
+                var rng = SeededGenerator(seed: UInt64(fileIndex) << 32 | UInt64(copy))
                 let damaged = Mutator.mutate(original, using: &rng)
                 if MutationHarness.exercise(damaged, name: name) { outcomes.read += 1 } else { outcomes.refused += 1 }
             }

@@ -115,6 +115,31 @@ final class TorchCheckpointTests: XCTestCase {
         XCTAssertThrowsError(try expandedFile.stateDict()) { XCTAssertTrue("\($0)".contains("copy"), "\($0)") }
     }
 
+    /// torch ≥ 2.1 writes dtypes without a storage class as `_rebuild_tensor_v3` on an
+    /// `UntypedStorage` (sizes in bytes), naming the dtype as a global.
+    func testUntypedStorageWithDtype() throws {
+        func file(dtype: String) -> [UInt8] {
+            var w = PickleWriter()
+            w.out.append(0x7D)  // EMPTY_DICT
+            w.emit(.str("x"))
+            w.emit(.global("torch._utils", "_rebuild_tensor_v3"))
+            w.out.append(0x28)
+            w.emit(.tuple([.str("storage"), .global("torch.storage", "UntypedStorage"), .str("0"), .str("cpu"), .int(16)]))
+            w.out.append(0x51)
+            w.emit(.int(1)); w.emit(.tuple([.int(3)])); w.emit(.tuple([.int(1)])); w.emit(.bool(false))
+            w.emit(.ordered([], state: nil)); w.emit(.global("torch", dtype))
+            w.out += [0x74, 0x52, 0x73, 0x2E]
+            return TorchFileWriter.zip(pickle: w.out, storages: [TestStorage(type: "UntypedStorage", key: "0",
+                                                                             bytes: TestStorage.floats("0", [1, 2, 3, 4]).bytes)])
+        }
+        let floats = try TorchCheckpoint(file: TorchFileWriter.mapped(file(dtype: "float32")))
+        XCTAssertEqual(floats.root["x"]?.tensorValue?.dtypeName, "float32")
+        XCTAssertEqual(try floats.stateDict()[0].tensor.floats(), [2, 3, 4])
+        let unsigned = try TorchCheckpoint(file: TorchFileWriter.mapped(file(dtype: "uint16")))
+        XCTAssertNil(unsigned.root["x"]?.tensorValue?.dataType)
+        XCTAssertThrowsError(try unsigned.stateDict()) { XCTAssertTrue("\($0)".contains("dtype uint16 is not supported"), "\($0)") }
+    }
+
     func testTruncatedFilesNameTheFileAndByte() throws {
         let (state, storages) = Self.sampleStateDict()
         let zip = TorchFileWriter.zip(state, storages: storages)

@@ -214,8 +214,13 @@ enum TorchFileWriter {
     /// A zip-format checkpoint: `<folder>/data.pkl`, `<folder>/data/<key>`, version, byteorder.
     static func zip(_ root: Py, storages: [TestStorage], folder: String = "archive", byteorder: String? = "little",
                     zip64: Bool = false) -> [UInt8] {
+        zip(pickle: PickleWriter.pickle(root), storages: storages, folder: folder, byteorder: byteorder, zip64: zip64)
+    }
+
+    static func zip(pickle: [UInt8], storages: [TestStorage], folder: String = "archive", byteorder: String? = "little",
+                    zip64: Bool = false) -> [UInt8] {
         var writer = ZipWriter()
-        writer.add("\(folder)/data.pkl", PickleWriter.pickle(root))
+        writer.add("\(folder)/data.pkl", pickle)
         if let byteorder { writer.add("\(folder)/byteorder", Array(byteorder.utf8)) }
         for storage in storages { writer.add("\(folder)/data/\(storage.key)", storage.bytes) }
         writer.add("\(folder)/version", Array("3\n".utf8))
