@@ -140,10 +140,11 @@ public struct DeepSpeech2Checkpoint: Sendable {
         symmetricWindow = layout == .v2_0
         audioScale = layout == .v3 ? 32768 : 32767
 
-        // Labels: one string (v2.0) or a list of strings.
+        // Labels: one string (v2.0; one label per code point, as Python iterates a str) or a
+        // list of strings.
         guard let labelsValue else { throw refuse("the checkpoint has no labels") }
         switch OmegaConfValue.plain(labelsValue) {
-        case .string(let s): labels = s.map { String($0) }
+        case .string(let s): labels = s.unicodeScalars.map { String($0) }
         case .list(let items), .tuple(let items):
             labels = try items.map {
                 guard let s = $0.stringValue else { throw refuse("labels hold \($0), not strings") }

@@ -30,7 +30,8 @@ public struct PickleError: Error, CustomStringConvertible, Sendable {
 /// meaning is plain data:
 /// * `collections.OrderedDict` → an ordered ``PickleDict`` (BUILD state on it is kept as
 ///   instance ``PickleDict/attributes``, not items: a state_dict's `_metadata`);
-/// * `torch._utils._rebuild_tensor_v2`, `_rebuild_tensor`, `_rebuild_parameter`,
+/// * `torch._utils._rebuild_tensor_v2`, `_rebuild_tensor`, `_rebuild_tensor_v3` (an
+///   `UntypedStorage` plus a dtype, torch ≥ 2.1), `_rebuild_parameter`,
 ///   `_rebuild_parameter_with_state` and `torch._tensor._rebuild_from_type_v2` → a
 ///   ``TorchTensorReference`` (the storage, offset, sizes and strides; the bytes are read by
 ///   ``TorchCheckpoint``);
@@ -64,7 +65,7 @@ public struct PickleReader: Sendable {
         public var nesting = 200
         /// Most values in the result with every shared reference expanded (a guard against
         /// "billion laughs" pickles that share one list many times over).
-        public var expandedValues = 100_000_000
+        public var expandedValues = 20_000_000
 
         public init() {}
     }

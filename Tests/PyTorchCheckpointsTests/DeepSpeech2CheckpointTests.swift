@@ -65,6 +65,13 @@ final class DeepSpeech2CheckpointTests: XCTestCase {
         XCTAssertTrue(ds2.symmetricWindow)
         XCTAssertEqual(ds2.audioScale, 32767)
         XCTAssertEqual(ds2.warnings, [])
+
+        // A label string is split as Python iterates it: by code point, not by grapheme.
+        var combining = SyntheticDeepSpeech2()
+        combining.classes = 4
+        let (state, combiningStorages) = combining.stateDict()
+        let root4: Py = .dict([(.str("version"), .str("0.0.1")), (.str("labels"), .str("_e\u{301} ")), (.str("state_dict"), state)])
+        XCTAssertEqual(try load(TorchFileWriter.zip(root4, storages: combiningStorages)).labels, ["_", "e", "\u{301}", " "])
     }
 
     func testVersion21WithDictConfigAudioConf() throws {
