@@ -70,6 +70,7 @@ public struct GoldenOutputs: Codable, Sendable {
         "samples": Tolerance(absolute: 0, relative: 0),
         "power_spectrum": Tolerance(absolute: 1e-9, relative: 1e-6),
         "mfcc": Tolerance(absolute: 1e-6, relative: 1e-6),
+        "spectrogram": Tolerance(absolute: 1e-6, relative: 1e-6),
         "context_windows": Tolerance(absolute: 1e-6, relative: 1e-6),
         "probabilities": Tolerance(absolute: 1e-6, relative: 1e-5),
     ]

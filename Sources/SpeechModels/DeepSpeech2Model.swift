@@ -112,10 +112,10 @@ public final class DeepSpeech2Model: Sendable {
         guard conv1.inChannels == 1, conv2.inChannels == conv1.outChannels else {
             throw fail("the convolutions take \(conv1.inChannels) and \(conv2.inChannels) channels, expected 1 and \(conv1.outChannels)")
         }
-        guard c.sampleRate > 0, c.windowSeconds > 0, c.stepSeconds > 0, c.windowSeconds < 1, c.stepSeconds < 1 else {
+        guard c.sampleRate > 0, c.sampleRate <= 1_000_000, c.windowSeconds > 0, c.stepSeconds > 0, c.windowSeconds < 1, c.stepSeconds < 1 else {
             throw fail("implausible spectrogram settings: sample rate \(c.sampleRate), window \(c.windowSeconds) s, step \(c.stepSeconds) s")
         }
-        guard c.hiddenSize > 0, c.hiddenLayers > 0, c.blankIndex >= 0, c.blankIndex < c.labels.count else {
+        guard c.hiddenSize > 0, c.hiddenSize <= 1 << 20, c.hiddenLayers > 0, c.hiddenLayers <= 1024, c.blankIndex >= 0, c.blankIndex < c.labels.count else {
             throw fail("implausible model settings: hidden size \(c.hiddenSize), \(c.hiddenLayers) layers, blank index \(c.blankIndex) of \(c.labels.count) labels")
         }
         let bins = Int(Double(c.sampleRate) * c.windowSeconds) / 2 + 1

@@ -120,6 +120,17 @@ public final class DeepSpeechModel: Sendable {
     }
 
     init(imported w: ImportedWeights) throws {
+        let h = w.hyperparameters, m = w.metadata
+        // Every importer's result goes through here: sizes that would make the forward pass
+        // loop forever or index out of bounds are refused, whatever the file claimed.
+        guard h.nInput > 0, h.nContext >= 0, h.nHidden > 0, h.nCell > 0, h.nClasses > 1, h.nSteps > 0,
+              h.nSteps <= 4096, h.windowSize == w.layers.0.inputs else {
+            throw ModelFileError(path: w.path, problem: "implausible sizes: \(h)")
+        }
+        guard m.sampleRate > 0, m.sampleRate <= 1_000_000, m.featureWindowMilliseconds > 0, m.featureWindowMilliseconds <= 1000,
+              m.featureStepMilliseconds > 0, m.featureStepMilliseconds <= 1000, m.beamWidth > 0 else {
+            throw ModelFileError(path: w.path, problem: "implausible metadata: sample rate \(m.sampleRate), window \(m.featureWindowMilliseconds) ms, step \(m.featureStepMilliseconds) ms, beam width \(m.beamWidth)")
+        }
         path = w.path
         format = w.format
         metadata = w.metadata

@@ -37,6 +37,9 @@ public enum Activations {
     public static func xnnpackSigmoid(_ x: Float) -> Float {
         let magicBias: Float = 0x1.800000p18
         let z = Float(bitPattern: x.bitPattern | 0x8000_0000)
+        // Below the kernel's denormal cutoff it flushes eᶻ to 0 (and NaN stays NaN): also what
+        // keeps the exponent arithmetic below finite for any input, ±∞ included.
+        guard z >= -0x1.5D589Ep6 else { return z.isNaN ? z : (x.bitPattern & 0x8000_0000 == 0 ? 1 : 0) }
         var n = magicBias.addingProduct(z, 0x1.715476p0)
         let l = exp2Table[Int(n.bitPattern & 31)]
         n = n - magicBias
