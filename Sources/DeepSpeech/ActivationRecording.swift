@@ -62,7 +62,8 @@ extension SpeechModel {
             let descriptions = [
                 "spectrogram": "normalised log(1 + |STFT|) per frame (time-major)", "conv_1": "convolution 1, BatchNorm, clamp(0, 20) [time][channel][frequency]",
                 "conv_2": "convolution 2, BatchNorm, clamp(0, 20) [time][channel][frequency]", "lookahead": "lookahead convolution, clamp(0, 20)",
-                "logits": "output layer (BatchNorm, linear), before softmax, model class order", "probabilities": "softmax, model class order",
+                "logits": "output layer (BatchNorm, linear), before softmax, in the model's class order (blank first)",
+                "probabilities": "softmax over the labels and the blank (moved last, as the decoder reads it)",
             ]
             probabilities = wholeUtteranceProbabilities(samples, timings: &timings) { name, values, shape in
                 stages.append(RecordedTensor(name: name, shape: shape, values: values,

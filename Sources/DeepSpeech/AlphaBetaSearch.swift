@@ -146,16 +146,22 @@ extension SpeechModel {
         observer?("spectrogram", spect, [frames, spectrogram.binCount])
         let featuresDone = DispatchTime.now()
         timings.features += DispatchTime.secondsSince(start)
-        let raw = network.probabilities(spectrogram: spect, frames: frames, observer: observer)
+        // The network's own probabilities are in its class order; observers get them as the
+        // decoder does, blank last, like every other model's `probabilities` stage.
+        let raw = network.probabilities(spectrogram: spect, frames: frames) { name, values, shape in
+            if name != "probabilities" { observer?(name, values, shape) }
+        }
         timings.acousticModel += DispatchTime.secondsSince(featuresDone)
         let classes = network.classCount, blank = network.configuration.blankIndex
-        guard blank != classes - 1 else { return raw }
-        var out = [Float](repeating: 0, count: raw.count)
-        for t in 0..<(raw.count / classes) {
-            var k = 0
-            for c in 0..<classes where c != blank { out[t * classes + k] = raw[t * classes + c]; k += 1 }
-            out[t * classes + classes - 1] = raw[t * classes + blank]
+        var out = raw
+        if blank != classes - 1 {
+            for t in 0..<(raw.count / classes) {
+                var k = 0
+                for c in 0..<classes where c != blank { out[t * classes + k] = raw[t * classes + c]; k += 1 }
+                out[t * classes + classes - 1] = raw[t * classes + blank]
+            }
         }
+        observer?("probabilities", out, [out.count / classes, classes])
         return out
     }
 }

@@ -41,10 +41,20 @@ public enum Figures {
                                          rows: mfcc.shape[0], columns: mfcc.shape[1], stepSeconds: stepSeconds,
                                          yAxis: .range(-0.5, Double(mfcc.shape[1]) - 0.5, unit: "coefficient"), colourLabel: "value"))
         }
+        // Stages with more rows than output steps (DeepSpeech2's 10 ms spectrogram frames) get a
+        // proportionally shorter step, so every figure spans the same time.
+        let outputSteps = recording["probabilities"]?.shape.first ?? 0
         for stage in recording.stages where stage.shape.count == 2 && !["power_spectrum", "mfcc", "probabilities"].contains(stage.name) {
+            let step = outputSteps > 0 && stage.shape[0] > 0 ? stepSeconds * Double(outputSteps) / Double(stage.shape[0]) : stepSeconds
+            if stage.name == "spectrogram" {
+                try save("spectrogram.svg", heatMap(title: "Log spectrogram (normalised), \(stage.shape[0]) frames × \(stage.shape[1]) bins",
+                                                    values: stage.values, rows: stage.shape[0], columns: stage.shape[1], stepSeconds: step,
+                                                    yAxis: .range(0, Double(sampleRate) / 2, unit: "Hz"), colourLabel: "value"))
+                continue
+            }
             try save("\(stage.name).svg", heatMap(title: "\(stage.name): \(stage.description), \(stage.shape[1]) units",
                                                  values: stage.values, rows: stage.shape[0], columns: stage.shape[1],
-                                                 stepSeconds: stepSeconds, yAxis: .range(-0.5, Double(stage.shape[1]) - 0.5, unit: "unit"),
+                                                 stepSeconds: step, yAxis: .range(-0.5, Double(stage.shape[1]) - 0.5, unit: "unit"),
                                                  colourLabel: "activation"))
         }
         if let probabilities = recording["probabilities"] {

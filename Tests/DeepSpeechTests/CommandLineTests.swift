@@ -98,9 +98,43 @@ final class CommandLineTests: XCTestCase {
         }
     }
 
+    /// Every format transcribes from the command line, and `convert` writes a file that prints
+    /// the same transcript; a checkpoint without `--alphabet` and a malicious pickle are one-line errors.
+    func testEveryModelFormatAndConvert() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cli-formats-\(UUID())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let graph = try SpeechModel(path: Fixtures.path("Fixtures/models/tensorflow/ds-h64.pb"))
+        let alphabet = folder.appendingPathComponent("alphabet.txt").path
+        try (graph.alphabet.labels.joined(separator: "\n") + "\n").write(toFile: alphabet, atomically: true, encoding: .utf8)
+        let clip = "Fixtures/clips/hy-03.wav"
+        for (model, extra) in [("Fixtures/models/tensorflow/ds-h64.pbmm", [String]()), ("Fixtures/models/tensorflow/ds-h64.ckpt", ["--alphabet", alphabet]),
+                               ("Fixtures/models/deepspeech2/ds2-bilstm.v2.pth", []), ("Fixtures/models/deepspeech2/ds2-unigru-lookahead.ckpt", [])] {
+            let direct = try deepspeech(["--model", model, "--audio", clip] + extra)
+            XCTAssertEqual(direct.status, 0, direct.stderr)
+            XCTAssertFalse(direct.stdout.isEmpty, model)
+            let converted = folder.appendingPathComponent(UUID().uuidString + ".dsmodel").path
+            let conversion = try deepspeech(["convert", "--model", model, "--output", converted] + extra)
+            XCTAssertEqual(conversion.status, 0, conversion.stderr)
+            XCTAssertTrue(conversion.stderr.contains("wrote \(converted)"), conversion.stderr)
+            let again = try deepspeech(["--model", converted, "--audio", clip])
+            XCTAssertEqual(again.stdout, direct.stdout, model)
+            let inspect = try deepspeech(["inspect", "--model", converted])
+            XCTAssertTrue(inspect.stdout.contains("converted from"), inspect.stdout)
+        }
+        for (arguments, expected) in [(["--model", "Fixtures/models/tensorflow/ds-h64.ckpt", "--audio", clip], "--alphabet"),
+                                      (["--model", "Fixtures/models/deepspeech2/evil-reduce-system.pth", "--audio", clip], "evil-reduce-system.pth")] {
+            let run = try deepspeech(arguments)
+            XCTAssertNotEqual(run.status, 0)
+            XCTAssertEqual(run.stdout, "")
+            XCTAssertTrue(run.stderr.contains(expected) && run.stderr.split(separator: "\n").count == 1, run.stderr)
+        }
+    }
+
     func testHelpAndVersion() throws {
         let overview = try deepspeech(["--help"])
-        XCTAssertTrue(overview.stdout.contains("transcribe (default)") && overview.stdout.contains("inspect"), overview.stdout)
+        XCTAssertTrue(overview.stdout.contains("transcribe (default)") && overview.stdout.contains("inspect")
+                      && overview.stdout.contains("convert"), overview.stdout)
         let help = try deepspeech(["transcribe", "--help"])
         for flag in ["--model", "--audio", "--beam_width", "--json", "--candidate_transcripts", "--extended", "--version",
                      "--stream", "--segment", "--min_pause", "--output-format", "--no_progress"] {
