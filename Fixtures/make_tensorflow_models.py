@@ -1085,6 +1085,8 @@ def main():
             summary["armspeech_pb"] = previous["armspeech_pb"]  # keep the last full run's record
     else:
         make_armspeech(find_tflite(args.tflite), labels, summary)
+    if "tfdeepspeech" in previous:  # written by make_tfdeepspeech_checkpoint.py; kept as it is
+        summary["tfdeepspeech"] = previous["tfdeepspeech"]
     text = json.dumps(summary, indent=1, ensure_ascii=False) + "\n"
     with open(summary_path, "w", encoding="utf-8") as f:
         f.write(text)
