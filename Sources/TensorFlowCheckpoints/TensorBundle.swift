@@ -74,8 +74,9 @@ public struct TensorBundle: Sendable {
         try self.init(index: index)
     }
 
-    /// Reads the index held by `index` (its `path` ends in `.index` and locates the shards).
-    init(index: MappedFile) throws {
+    /// Reads the index held by `index` (a mapped file or bytes held like one; its `path` ends in
+    /// `.index` and locates the data shards beside it).
+    public init(index: MappedFile) throws {
         let indexPath = index.path
         self.indexPath = indexPath
         let prefix = indexPath.hasSuffix(".index") ? String(indexPath.dropLast(".index".count)) : indexPath

@@ -2,7 +2,7 @@ import Foundation
 import MappedFiles
 import SpeechCheckpoints
 import XCTest
-@testable import PyTorchCheckpoints
+import PyTorchCheckpoints
 
 /// deepspeech.pytorch layouts built by hand (small models, every metadata variant), so the
 /// metadata reading, the cross-checks against the weights and the errors are covered without

@@ -3,7 +3,7 @@ import MappedFiles
 import SpeechCheckpoints
 import TestSupport
 import XCTest
-@testable import PyTorchCheckpoints
+import PyTorchCheckpoints
 
 /// The torch files written by `Fixtures/make_deepspeech2_models.py` (real torch.save output:
 /// deepspeech.pytorch v2.0, V2.1 and V3 Lightning layouts, a float16 copy, malicious and

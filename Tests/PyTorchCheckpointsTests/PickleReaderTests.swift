@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import PyTorchCheckpoints
+import PyTorchCheckpoints
 
 final class PickleReaderTests: XCTestCase {
     func read(_ bytes: [UInt8]) throws -> PickleValue { try PickleReader.value(of: bytes) }

@@ -2,7 +2,7 @@ import Foundation
 import MappedFiles
 import SpeechCheckpoints
 import XCTest
-@testable import PyTorchCheckpoints
+import PyTorchCheckpoints
 
 /// torch.save files built by hand (TorchFileWriter) in both formats.
 final class TorchCheckpointTests: XCTestCase {

@@ -1,6 +1,6 @@
 import Foundation
 import MappedFiles
-@testable import PyTorchCheckpoints
+import PyTorchCheckpoints
 
 /// Python values for hand-built test pickles (what torch.save and Lightning write, in small).
 indirect enum Py {

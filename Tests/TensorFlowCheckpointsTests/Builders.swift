@@ -1,5 +1,5 @@
 import Foundation
-@testable import TensorFlowCheckpoints
+import TensorFlowCheckpoints
 
 /// Writes protocol-buffers wire format, so the tests can build small GraphDefs, directories
 /// and index entries by hand.

@@ -1,5 +1,5 @@
 import XCTest
-@testable import TensorFlowCheckpoints
+import TensorFlowCheckpoints
 
 final class CRC32CTests: XCTestCase {
     func testKnownVectors() {

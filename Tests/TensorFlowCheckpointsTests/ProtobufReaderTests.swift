@@ -1,6 +1,6 @@
 import SpeechCheckpoints
 import XCTest
-@testable import TensorFlowCheckpoints
+import TensorFlowCheckpoints
 
 final class ProtobufReaderTests: XCTestCase {
     private func varint(_ bytes: [UInt8]) throws -> UInt64 {

@@ -1,7 +1,7 @@
 import MappedFiles
 import SpeechCheckpoints
 import XCTest
-@testable import TensorFlowCheckpoints
+import TensorFlowCheckpoints
 
 final class TensorBundleTests: XCTestCase {
     typealias Tensor = (name: String, dtype: Int, shape: [Int64], bytes: [UInt8])

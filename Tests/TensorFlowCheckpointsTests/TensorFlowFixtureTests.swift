@@ -2,7 +2,7 @@ import Foundation
 import SpeechCheckpoints
 import TestSupport
 import XCTest
-@testable import TensorFlowCheckpoints
+import TensorFlowCheckpoints
 
 /// The readers on real TensorFlow 2.15 output (Fixtures/make_tensorflow_models.py): the same
 /// DeepSpeech weights as a frozen graph, two memory-mapped graphs (with and without region

@@ -3,7 +3,7 @@ import MappedFiles
 import SpeechCheckpoints
 import TestSupport
 import XCTest
-@testable import TensorFlowCheckpoints
+import TensorFlowCheckpoints
 
 /// Seeded random mutations of the real TensorFlow fixtures: every damaged copy must be read
 /// or refused with a ModelFileError naming the file, never crash the process.

@@ -1,6 +1,6 @@
 import SpeechCheckpoints
 import XCTest
-@testable import TensorFlowCheckpoints
+import TensorFlowCheckpoints
 
 final class TensorFlowGraphTests: XCTestCase {
     typealias G = GraphBuilder
