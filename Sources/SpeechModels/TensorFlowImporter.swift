@@ -79,14 +79,30 @@ struct TensorFlowImporter {
         if all.contains(where: { $0.hasPrefix("bidirectional_rnn/") || $0.contains("/BiRNN") }) {
             return "missing tensor '\(name)': this is a DeepSpeech 0.1 graph (bidirectional RNN), which is not supported; use a DeepSpeech 0.7–0.9 or Coqui STT model"
         }
-        if all.contains(where: { $0.hasPrefix("h1") || $0 == "b1" }) {
+        if all.contains(where: { $0 == "h1" || $0 == "b1" || $0.hasPrefix("h1/") }) {
             return "missing tensor '\(name)': this looks like a DeepSpeech 0.1–0.4 graph (weights h1…h6), which is not supported; use a DeepSpeech 0.7–0.9 or Coqui STT model"
         }
         return "missing tensor '\(name)': not a DeepSpeech 0.5–0.9 / Coqui STT export (expected layer_1 … layer_6 and \(Self.lstmScope)/kernel)"
     }
 
-    /// A dense layer from `[inputs][units]` weights (transposed here) and its bias.
-    func dense(_ name: String, weights weightName: String, bias biasName: String) throws -> DenseLayer {
+    /// Where the LSTM's kernel and bias are, and the forget bias its cell adds at run time.
+    ///
+    /// DeepSpeech 0.x names them `cudnn_lstm/…/cudnn_compatible_lstm_cell/{kernel,bias}` and runs
+    /// the cell with forget bias 0. SINGA-Auto's TfDeepSpeech (DeepSpeech 0.5-era training code)
+    /// leaves `LSTMBlockFusedCell` its default scope, `lstm_fused_cell/{kernel,bias}`, and its
+    /// default forget bias of 1.0, which is not stored: it is folded into the bias of the f
+    /// gate (the third of the four column blocks i, j, f, o) here.
+    func lstmVariables() throws -> (scope: String, forgetBias: Float) {
+        if try tensor(Self.lstmScope + "/kernel") != nil { return (Self.lstmScope, 0) }
+        let fused = names.filter { $0 == "lstm_fused_cell/kernel" || $0.hasSuffix("/lstm_fused_cell/kernel") }
+            .min { $0.count < $1.count }
+        if let fused { return (String(fused.dropLast("/kernel".count)), 1) }
+        return (Self.lstmScope, 0)   // reported as missing by name
+    }
+
+    /// A dense layer from `[inputs][units]` weights (transposed here) and its bias; for an LSTM
+    /// kernel, `forgetBias` is added to the f gate's bias block.
+    func dense(_ name: String, weights weightName: String, bias biasName: String, forgetBias: Float = 0) throws -> DenseLayer {
         let w = try required(weightName)
         guard w.shape.count == 2 else { throw fail("tensor '\(weightName)' has shape \(w.shape), expected 2 dimensions [inputs, units]") }
         let inputs = w.shape[0], units = w.shape[1]
@@ -95,7 +111,10 @@ struct TensorFlowImporter {
         for i in 0..<inputs {
             for u in 0..<units { transposed[u * inputs + i] = stored[i * units + u] }
         }
-        let bias = try floats(try required(biasName))
+        var bias = try floats(try required(biasName))
+        if forgetBias != 0 && units % 4 == 0 && bias.count == units {
+            for u in (2 * units / 4)..<(3 * units / 4) { bias[u] += forgetBias }
+        }
         guard bias.count == units else { throw fail("tensor '\(biasName)' has \(bias.count) values, expected \(units) for '\(weightName)' \(w.shape)") }
         return DenseLayer(name: weightName, weights: .float(DenseFloatMatrix(rows: units, columns: inputs, values: transposed)),
                           bias: bias, inputs: inputs, units: units, storedType: "float32", storedScale: nil)
@@ -109,7 +128,8 @@ struct TensorFlowImporter {
         let l1 = try dense("layer_1", weights: "layer_1/weights", bias: "layer_1/bias")
         let l2 = try dense("layer_2", weights: "layer_2/weights", bias: "layer_2/bias")
         let l3 = try dense("layer_3", weights: "layer_3/weights", bias: "layer_3/bias")
-        let lstm = try dense("lstm", weights: Self.lstmScope + "/kernel", bias: Self.lstmScope + "/bias")
+        let (lstmScope, forgetBias) = try lstmVariables()
+        let lstm = try dense("lstm", weights: lstmScope + "/kernel", bias: lstmScope + "/bias", forgetBias: forgetBias)
         let l5 = try dense("layer_5", weights: "layer_5/weights", bias: "layer_5/bias")
         let l6 = try dense("layer_6", weights: "layer_6/weights", bias: "layer_6/bias")
         let hidden = l1.units

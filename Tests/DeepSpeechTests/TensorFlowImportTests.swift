@@ -42,6 +42,19 @@ final class TensorFlowImportTests: XCTestCase {
         }
     }
 
+    /// SINGA-Auto's TfDeepSpeech checkpoints: `lstm_fused_cell` variables and a forget bias of
+    /// 1.0 that only exists at run time (ignoring it moves probabilities by up to 0.92).
+    func testTfDeepSpeechCheckpointMatchesTensorFlow() throws {
+        let model = try DeepSpeechModel(path: Fixtures.path(Self.folder + "tfdeepspeech-h64.ckpt"))
+        XCTAssertEqual(model.hyperparameters.nHidden, 64)
+        for clip in ["hy-01", "hy-05"] {
+            let expected = try NPYFile(path: Fixtures.path("Fixtures/reference/tensorflow/tfdeepspeech-h64.\(clip).probs.npy"))
+            let d = Difference(try probabilities(model, clip: clip), expected.values)
+            XCTAssertLessThan(d.maxAbsolute, Self.tolerance, "\(clip): \(d)")
+            print("difference: tfdeepspeech-h64 \(clip): \(d)")
+        }
+    }
+
     func testGraphMetadataAndShapes() throws {
         let model = try DeepSpeechModel(path: Fixtures.path(Self.folder + "ds-h64.pbmm"))
         XCTAssertEqual(model.metadata.sampleRate, 16000)
