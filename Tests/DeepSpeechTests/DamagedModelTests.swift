@@ -10,11 +10,8 @@ final class DamagedModelTests: XCTestCase {
     func testRandomlyDamagedModelsNeverCrash() throws {
         let original = [UInt8](try Data(contentsOf: URL(fileURLWithPath: try Fixtures.releasedModelPath())))
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("damaged-\(getpid()).tflite").path
-        var seed: UInt64 = 77
-        func random(_ n: Int) -> Int {
-            seed = seed &* 6364136223846793005 &+ 1442695040888963407
-            return Int((seed >> 33) % UInt64(max(n, 1)))
-        }
+        var generator = SeededGenerator(seed: 77)
+        func random(_ n: Int) -> Int { generator.below(n) }
         // The FlatBuffers metadata of a .tflite sits at both ends (root table and vtables first,
         // tensor/operator tables after the weight buffers); damage lands there most of the time.
         let regions = [0..<65536, (original.count - 65536)..<original.count, 0..<original.count]
@@ -63,11 +60,8 @@ final class DamagedModelTests: XCTestCase {
             (Fixtures.path("Fixtures/models/deepspeech2/ds2-bigru.ckpt"), "m.ckpt"),
             (convertedDeepSpeech, "m.dsmodel"), (convertedDeepSpeech2, "m2.dsmodel"),
         ]
-        var seed: UInt64 = 2024
-        func random(_ n: Int) -> Int {
-            seed = seed &* 6364136223846793005 &+ 1442695040888963407
-            return Int((seed >> 33) % UInt64(max(n, 1)))
-        }
+        var generator = SeededGenerator(seed: 2024)
+        func random(_ n: Int) -> Int { generator.below(n) }
         let audio = [Float](repeating: 0.01, count: 8000)
         for source in sources {
             let original = [UInt8](try Data(contentsOf: URL(fileURLWithPath: source.path)))

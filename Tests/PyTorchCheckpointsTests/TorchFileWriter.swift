@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import MappedFiles
 import PyTorchCheckpoints
 
@@ -246,19 +247,6 @@ enum TorchFileWriter {
     }
 
     static func mapped(_ bytes: [UInt8], _ name: String = "test.pth") -> MappedFile { MappedFile(copying: bytes, path: name) }
-}
-
-/// Deterministic random numbers (SplitMix64) for the mutation tests.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
 
 /// A small DeepSpeech2 model's state_dict, for synthetic checkpoints of every layout.
