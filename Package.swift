@@ -2,8 +2,10 @@
 // swift-deepspeech: DeepSpeech-family speech-to-text inference in Swift.
 //
 // Audio flows through the targets in this order (each depends only on earlier ones):
-//   SpeechAudio -> SpeechFeatures -> SpeechModels (weights from SpeechCheckpoints,
-//   kernels from SpeechNumerics) -> SpeechDecoding -> DeepSpeech (public API) -> deepspeech (CLI)
+//   SpeechAudio -> SpeechFeatures -> SpeechModels (weights from SpeechCheckpoints, which
+//   TensorFlowCheckpoints and PyTorchCheckpoints extend; kernels from SpeechNumerics)
+//   -> SpeechDecoding (language models from SpeechLanguageModel) -> DeepSpeech (public API)
+//   -> deepspeech (CLI). MappedFiles is the read-only mmap every file reader shares.
 // The underscored targets are system-library shims for Debian's -dev packages, not API.
 import PackageDescription
 
