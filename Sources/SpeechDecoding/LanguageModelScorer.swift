@@ -71,6 +71,20 @@ public struct LanguageModelScorer: PrefixScorer, Equatable {
         self.hotWords = hotWords
     }
 
+    /// A language model with a vocabulary graph read elsewhere (DeepSpeech 0.6's `trie` next
+    /// to an ARPA file), checked against the alphabet by ``checkLegacyTrie(_:alphabet:)``.
+    init(languageModel: any NGramLanguageModel, trie: LegacyTrieFile, alphabet: Alphabet, alpha: Double?, beta: Double?,
+         hotWords: [String: Float]) throws {
+        try Self.checkLegacyTrie(trie, alphabet: alphabet)
+        self.languageModel = languageModel
+        vocabulary = trie.vocabulary
+        isUTF8Mode = trie.isUTF8Mode
+        self.alphabet = alphabet
+        self.alpha = alpha ?? LegacyTrieFile.defaultAlpha
+        self.beta = beta ?? LegacyTrieFile.defaultBeta
+        self.hotWords = hotWords
+    }
+
     public var beamCutoffMargin: Double { max(0, beta) }
     public var initialState: Int32 { Int32(vocabulary?.start ?? 0) }
 
@@ -231,11 +245,32 @@ extension LanguageModelScorer {
 
     /// Opens whatever language model `path` holds: a scorer package (`.scorer`), a KenLM
     /// binary (its stored vocabulary, if any, restricts the words) or an ARPA file (its
-    /// unigrams restrict the words).
-    public static func load(path: String, alphabet: Alphabet, alpha: Double? = nil, beta: Double? = nil,
+    /// unigrams restrict the words). With `trie`, `path` is DeepSpeech 0.6's `lm.binary` (or
+    /// an ARPA file) and `trie` its vocabulary file (format 5); alpha and beta then default to
+    /// the 0.6 client's 0.75 and 1.85.
+    public static func load(path: String, trie: String? = nil, alphabet: Alphabet, alpha: Double? = nil, beta: Double? = nil,
                             hotWords: [String: Float] = [:]) throws -> LanguageModelScorer {
         let file = try MappedFile(path: path)
+        if LegacyTrieFile.hasMagic(file.bytes) {
+            let header = try LegacyTrieFile.readHeader(file.bytes, path: path)   // refuses 0.2-0.5 files by name
+            throw LanguageModelError(path: path, problem: trie != nil
+                ? "a DeepSpeech 0.6 trie file, not a language model (are the language model and the trie swapped?)"
+                : "a DeepSpeech 0.6 trie file (format \(header.version)), which holds only the vocabulary; pass it as the trie next to its KenLM lm.binary (deepspeech --lm lm.binary --trie \(path))")
+        }
         let head = String(decoding: file.bytes.prefix(1024), as: UTF8.self)
+        if let trie {
+            let trieFile = try LegacyTrieFile(path: trie)
+            if head.hasPrefix("mmap lm ") {
+                let package = try ScorerPackage(languageModel: try KenLMBinaryModel(file: file), trie: trieFile)
+                try checkLegacyTrie(trieFile, alphabet: alphabet)
+                return try LanguageModelScorer(package: package, alphabet: alphabet, alpha: alpha, beta: beta, hotWords: hotWords)
+            }
+            if head.contains("\\data\\") {
+                return try LanguageModelScorer(languageModel: try ARPAModel(path: path), trie: trieFile, alphabet: alphabet,
+                                               alpha: alpha, beta: beta, hotWords: hotWords)
+            }
+            throw LanguageModelError(path: path, problem: "not a KenLM binary or ARPA file to go with the trie \(trie)")
+        }
         if head.hasPrefix("mmap lm ") {
             let model = try KenLMBinaryModel(file: file)
             if model.endOfModel < file.bytes.count, file.bytes[model.endOfModel..<min(file.bytes.count, model.endOfModel + 4)].elementsEqual("EIRT".utf8) {
@@ -250,5 +285,31 @@ extension LanguageModelScorer {
             return try LanguageModelScorer(languageModel: model, words: model.words, alphabet: alphabet, alpha: alpha, beta: beta, hotWords: hotWords)
         }
         throw LanguageModelError(path: path, problem: "not a scorer package, KenLM binary or ARPA file")
+    }
+
+    /// Whether a DeepSpeech 0.6 trie fits the model's alphabet, as generate_trie would have
+    /// made it for that alphabet: UTF-8 mode only with the 255-byte alphabet; in alphabet mode
+    /// every label within the alphabet and exactly the space label ending each word.
+    public static func checkLegacyTrie(_ trie: LegacyTrieFile, alphabet: Alphabet) throws {
+        func fail(_ problem: String) -> LanguageModelError { LanguageModelError(path: trie.path, problem: problem) }
+        let fst = trie.vocabulary
+        if trie.isUTF8Mode {
+            guard alphabet.isUTF8Bytes else {
+                throw fail("the trie is in UTF-8 (bytes) mode but the model's alphabet has \(alphabet.size) labels, not the 255 bytes of a bytes-output model: it was generated for another model")
+            }
+            try fst.forEachArc { _, label, _ in
+                guard (1...255).contains(label) else { throw fail("UTF-8 mode trie with arc label \(label), not a byte value") }
+            }
+            return
+        }
+        guard let space = alphabet.spaceLabel else { throw LanguageModelScorerError.noSpaceLabel }
+        try fst.forEachArc { _, label, target in
+            guard label >= 1, Int(label) <= alphabet.size else {
+                throw fail("alphabet mode trie with label \(label - 1), beyond the model's \(alphabet.size)-label alphabet: it was generated for another alphabet (or is a UTF-8 mode graph)")
+            }
+            guard (Int(label) == space + 1) == fst.isFinal(target) else {
+                throw fail("alphabet mode trie whose words do not end with the model's space label (\(space)): it was generated for another alphabet")
+            }
+        }
     }
 }

@@ -15,6 +15,10 @@ public final class ScorerPackage: @unchecked Sendable {
     /// The vocabulary graph: in alphabet mode each word is its labels (+1) then the space
     /// label (+1); in bytes mode each word is its UTF-8 bytes.
     public let vocabulary: ConstFst
+    /// 6 for a `.scorer` package; 5 for DeepSpeech 0.6's `lm.binary` + `trie` pair.
+    public let formatVersion: Int32
+    /// The DeepSpeech 0.6 `trie` file the vocabulary came from (`nil` for a `.scorer`).
+    public let triePath: String?
 
     public static let fileVersion: Int32 = 6
 
@@ -32,6 +36,9 @@ public final class ScorerPackage: @unchecked Sendable {
         let bytes = file.bytes
         let e = languageModel.endOfModel
         guard bytes.count > e else { throw fail("a KenLM model with nothing after it: not a scorer package (no vocabulary trie)") }
+        if languageModel.vocabularyWords != nil && !LegacyTrieFile.hasMagic(bytes[e...]) {
+            throw fail("a KenLM binary with its vocabulary strings and no 'TRIE' header after the model: not a scorer package (a DeepSpeech 0.6 lm.binary goes with its separate trie file)")
+        }
         guard bytes.count >= e + 25 else { throw fail("truncated scorer header after the language model") }
         guard bytes[e..<(e + 4)].elementsEqual("EIRT".utf8) else { throw fail("no 'TRIE' header after the language model (at byte \(e))") }
         let version = bytes.loadUnaligned(fromByteOffset: e + 4, as: Int32.self)
@@ -42,6 +49,34 @@ public final class ScorerPackage: @unchecked Sendable {
         defaultAlpha = bytes.loadUnaligned(fromByteOffset: e + 9, as: Double.self)
         defaultBeta = bytes.loadUnaligned(fromByteOffset: e + 17, as: Double.self)
         vocabulary = try ConstFst(file: file, offset: e + 25, alignmentBase: 0, path: path)
+        formatVersion = Self.fileVersion
+        triePath = nil
+    }
+
+    /// DeepSpeech 0.6's pair: a KenLM binary (built without `-v`, so it stores its vocabulary
+    /// strings, though any KenLM binary is taken) and the `trie` file made from them. The file
+    /// carries no alpha/beta; the defaults are the 0.6 client's (0.75, 1.85) unless given.
+    public init(languageModel: KenLMBinaryModel, trie: LegacyTrieFile,
+                defaultAlpha: Double = LegacyTrieFile.defaultAlpha, defaultBeta: Double = LegacyTrieFile.defaultBeta) throws {
+        let lmFile = languageModel.path
+        if languageModel.endOfModel < languageModel.file.bytes.count,
+           LegacyTrieFile.hasMagic(languageModel.file.bytes[languageModel.endOfModel...]) {
+            throw LanguageModelError(path: lmFile, problem: "a scorer package, which carries its own vocabulary; a DeepSpeech 0.6 trie goes with a plain KenLM binary (lm.binary)")
+        }
+        path = lmFile
+        self.languageModel = languageModel
+        isUTF8Mode = trie.isUTF8Mode
+        self.defaultAlpha = defaultAlpha
+        self.defaultBeta = defaultBeta
+        vocabulary = trie.vocabulary
+        formatVersion = LegacyTrieFile.fileVersion
+        triePath = trie.path
+    }
+
+    /// Reads DeepSpeech 0.6's `lm.binary` + `trie` pair.
+    public convenience init(languageModelPath: String, triePath: String) throws {
+        let model = try KenLMBinaryModel(path: languageModelPath)
+        try self.init(languageModel: model, trie: try LegacyTrieFile(path: triePath))
     }
 
     /// Every word the vocabulary graph accepts, as label sequences (the +1 offset removed;
@@ -94,8 +129,11 @@ public struct ConstFst: @unchecked Sendable {
         _ = try int64()   // properties
         let start = try int64(), states = try int64(), arcs = try int64()
         guard flags & 0x3 == 0 else { throw fail("symbol tables are not expected in a scorer") }
-        guard states >= 0, arcs >= 0, states <= Int64(bytes.count / 20), arcs <= Int64(bytes.count / 16), start >= -1, start < max(states, 1) else {
+        guard states >= 0, arcs >= 0, start >= -1, start < max(states, 1) else {
             throw fail("bad counts (start \(start), \(states) states, \(arcs) arcs)")
+        }
+        guard states <= Int64(bytes.count / 20), arcs <= Int64(bytes.count / 16), Int(states) * 20 + Int(arcs) * 16 <= bytes.count - p else {
+            throw fail("truncated: the header counts \(states) states and \(arcs) arcs, which need at least \(Int(states) * 20 + Int(arcs) * 16) more bytes; \(bytes.count - p) follow")
         }
         let aligned = version == 1 || flags & 0x4 != 0
         func align() { if aligned { while (p - alignmentBase) % 16 != 0 { p += 1 } } }
@@ -121,6 +159,17 @@ public struct ConstFst: @unchecked Sendable {
 
     func arcRange(_ s: Int) -> (Int, Int) {
         (Int(states.loadUnaligned(fromByteOffset: 20 * s + 4, as: UInt32.self)), Int(states.loadUnaligned(fromByteOffset: 20 * s + 8, as: UInt32.self)))
+    }
+
+    /// Calls `body` with every arc (source state, label, target state), state by state.
+    public func forEachArc(_ body: (_ from: Int, _ label: Int32, _ to: Int) throws -> Void) rethrows {
+        for s in 0..<stateCount {
+            let (pos, n) = arcRange(s)
+            for a in pos..<(pos + n) {
+                try body(s, arcs.loadUnaligned(fromByteOffset: 16 * a, as: Int32.self),
+                         Int(arcs.loadUnaligned(fromByteOffset: 16 * a + 12, as: Int32.self)))
+            }
+        }
     }
 
     /// Whether `state` is final (its final weight is not +∞).

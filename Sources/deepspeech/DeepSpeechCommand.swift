@@ -64,6 +64,12 @@ struct Transcribe: ParsableCommand {
     @Option(name: .customLong("scorer"), help: ArgumentHelp("Language model to decode with: a scorer package (.scorer), or a KenLM binary or ARPA file (their own words restrict the vocabulary; alpha and beta default to 0.75 and 1.85).", valueName: "FILE"))
     var scorer: String?
 
+    @Option(name: .customLong("lm"), help: ArgumentHelp("DeepSpeech 0.6 client's flag: the KenLM binary (lm.binary), used with --trie; same as --scorer.", valueName: "FILE"))
+    var lm: String?
+
+    @Option(name: .customLong("trie"), help: ArgumentHelp("DeepSpeech 0.6 vocabulary trie (format 5) for the --lm / --scorer KenLM binary; alpha and beta default to 0.75 and 1.85.", valueName: "FILE"))
+    var trie: String?
+
     @Option(name: .customLong("lm_alpha"), help: ArgumentHelp("Language model weight (default: the scorer's).", valueName: "A"))
     var lmAlpha: Double?
 
@@ -98,8 +104,10 @@ struct Transcribe: ParsableCommand {
         if streamMilliseconds != nil && segment { throw ValidationError("--stream and --segment cannot be combined") }
         if !(minimumPause > 0.02 && minimumPause < 60) { throw ValidationError("--min_pause must be between 0.02 and 60 seconds (got \(minimumPause))") }
         if json && outputFormat != .txt && outputFormat != .json { throw ValidationError("--json contradicts --output-format \(outputFormat.rawValue)") }
-        if scorer == nil && (lmAlpha != nil || lmBeta != nil || hotWords != nil) {
-            throw ValidationError("--lm_alpha, --lm_beta and --hot_words need --scorer")
+        if scorer != nil && lm != nil { throw ValidationError("--lm is --scorer under the DeepSpeech 0.6 client's name; give one of them") }
+        if trie != nil && scorer == nil && lm == nil { throw ValidationError("--trie needs the language model it was made from (--lm lm.binary)") }
+        if scorer == nil && lm == nil && (lmAlpha != nil || lmBeta != nil || hotWords != nil) {
+            throw ValidationError("--lm_alpha, --lm_beta and --hot_words need --scorer (or --lm)")
         }
         _ = try parsedHotWords()
     }
@@ -119,13 +127,13 @@ struct Transcribe: ParsableCommand {
         if verbose { log(speechModel.summary) }
 
         var options = DecodingOptions(beamWidth: beamWidth, candidates: format == .json ? candidateTranscripts : 1)
-        if let scorer {
+        if let scorer = scorer ?? lm {
             do {
-                let loaded = try LanguageModelScorer.load(path: scorer, alphabet: speechModel.alphabet, alpha: lmAlpha, beta: lmBeta,
+                let loaded = try LanguageModelScorer.load(path: scorer, trie: trie, alphabet: speechModel.alphabet, alpha: lmAlpha, beta: lmBeta,
                                                           hotWords: try parsedHotWords())
                 options.scorer = loaded
                 if verbose {
-                    log(String(format: "scorer: %@ (%@ mode, order %d, %@ vocabulary), alpha %.4g, beta %.4g, %d hot words", scorer,
+                    log(String(format: "scorer: %@ (%@ mode, order %d, %@ vocabulary), alpha %.4g, beta %.4g, %d hot words", scorer + (trie.map { " + trie " + $0 } ?? ""),
                                loaded.isUTF8Mode ? "UTF-8" : "alphabet", loaded.languageModel.order,
                                loaded.vocabulary == nil ? "no" : "a", loaded.alpha, loaded.beta, loaded.hotWords.count))
                 }

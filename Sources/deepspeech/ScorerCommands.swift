@@ -10,21 +10,38 @@ struct ScorerCommand: ParsableCommand {
         subcommands: [Info.self, Build.self, Tune.self])
 
     struct Info: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print what a scorer package holds.")
+        static let configuration = CommandConfiguration(abstract: "Print what a scorer package (or a DeepSpeech 0.6 lm.binary + trie pair, or a trie file alone) holds.")
 
-        @Argument(help: ArgumentHelp("The scorer package.", valueName: "FILE"))
+        @Argument(help: ArgumentHelp("The scorer package, a DeepSpeech 0.6 trie file, or with --trie the KenLM binary.", valueName: "FILE"))
         var scorer: String
+
+        @Option(name: .customLong("trie"), help: ArgumentHelp("DeepSpeech 0.6 trie file (format 5) that goes with the KenLM binary FILE.", valueName: "TRIE"))
+        var trie: String?
+
+        static func size(_ path: String) -> Int { (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int).flatMap { $0 } ?? 0 }
 
         func run() throws {
             do {
-                let package = try ScorerPackage(path: scorer)
+                if trie == nil, let head = FileHandle(forReadingAtPath: scorer).flatMap({ try? $0.read(upToCount: 4) }), LegacyTrieFile.hasMagic(head) {
+                    let file = try LegacyTrieFile(path: scorer)
+                    print("""
+                    trie: \(scorer) (\(Self.size(scorer)) bytes), DeepSpeech 0.6 trie file, format version \(LegacyTrieFile.fileVersion)
+                    mode: \(file.isUTF8Mode ? "UTF-8 (bytes; each codepoint is a word)" : "alphabet (words end with the space label)")
+                    vocabulary: \(file.vocabulary.acceptedSequences().count) words (graph of \(file.vocabulary.stateCount) states, \(file.vocabulary.arcCount) arcs)
+                    no language model and no alpha/beta in it: use it with its KenLM binary (deepspeech --lm lm.binary --trie \(scorer))
+                    """)
+                    return
+                }
+                let package = try trie.map { try ScorerPackage(languageModelPath: scorer, triePath: $0) } ?? ScorerPackage(path: scorer)
                 let lm = package.languageModel
                 let words = package.vocabulary.acceptedSequences().count
+                let source = trie.map { "scorer: \(scorer) (\(Self.size(scorer)) bytes) + trie \($0) (\(Self.size($0)) bytes), DeepSpeech 0.6 pair, format version 5" }
+                    ?? "scorer: \(scorer) (\(Self.size(scorer)) bytes), format version \(ScorerPackage.fileVersion)"
                 print("""
-                scorer: \(scorer) (\((try? FileManager.default.attributesOfItem(atPath: scorer)[.size] as? Int).flatMap { $0 } ?? 0) bytes), format version \(ScorerPackage.fileVersion)
+                \(source)
                 language model: KenLM \(lm.modelType), order \(lm.order), n-gram counts \(lm.counts.map(String.init).joined(separator: " / ")), \(lm.endOfModel) bytes
                 mode: \(package.isUTF8Mode ? "UTF-8 (bytes; each codepoint is a word)" : "alphabet (words end with the space label)")
-                default alpha \(package.defaultAlpha), beta \(package.defaultBeta)
+                default alpha \(package.defaultAlpha), beta \(package.defaultBeta)\(trie == nil ? "" : " (the DeepSpeech 0.6 client's; the trie holds none)")
                 vocabulary: \(words) words (graph of \(package.vocabulary.stateCount) states, \(package.vocabulary.arcCount) arcs)
                 """)
             } catch { fail("\(error)") }
