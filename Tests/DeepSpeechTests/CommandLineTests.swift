@@ -5,38 +5,8 @@ import DeepSpeech
 
 /// Runs the built `deepspeech` executable as a user would.
 final class CommandLineTests: XCTestCase {
-    struct Run { var status: Int32; var stdout: String; var stderr: String }
-
-    func deepspeech(_ arguments: [String], stdin: Data? = nil) throws -> Run {
-        // The test bundle sits next to the products it was built with.
-        let products = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        let executable = products.appendingPathComponent("deepspeech")
-        guard FileManager.default.isExecutableFile(atPath: executable.path) else {
-            struct NotBuilt: Error, CustomStringConvertible { var description: String }
-            throw NotBuilt(description: "deepspeech executable not built next to the tests at \(executable.path)")
-        }
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        process.currentDirectoryURL = Fixtures.root
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        let input = Pipe()
-        process.standardInput = stdin == nil ? FileHandle.nullDevice : input
-        try process.run()
-        if let stdin {
-            // Written from another thread so a full pipe cannot deadlock against our reads.
-            let writer = input.fileHandleForWriting
-            Thread.detachNewThread {
-                writer.write(stdin)
-                try? writer.close()
-            }
-        }
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+    func deepspeech(_ arguments: [String], stdin: Data? = nil) throws -> CommandLineRunner.Run {
+        try CommandLineRunner.deepspeech(arguments, stdin: stdin)
     }
 
     func testTranscribesAClipLikeTheReferenceEngine() throws {

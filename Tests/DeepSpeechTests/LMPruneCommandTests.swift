@@ -6,29 +6,8 @@ import DeepSpeech
 /// `deepspeech lm build --prune …` as a user runs it, against lmplz's pruned files
 /// (Fixtures/lm/hy-4gram-prune*.arpa, made by Fixtures/make_pruned_lms.py).
 final class LMPruneCommandTests: XCTestCase {
-    struct Run { var status: Int32; var stdout: String; var stderr: String }
-
-    /// As CommandLineTests.deepspeech: the executable built next to the test bundle.
-    func deepspeech(_ arguments: [String]) throws -> Run {
-        let products = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        let executable = products.appendingPathComponent("deepspeech")
-        guard FileManager.default.isExecutableFile(atPath: executable.path) else {
-            struct NotBuilt: Error, CustomStringConvertible { var description: String }
-            throw NotBuilt(description: "deepspeech executable not built next to the tests at \(executable.path)")
-        }
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        process.currentDirectoryURL = Fixtures.root
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+    func deepspeech(_ arguments: [String], stdin: Data? = nil) throws -> CommandLineRunner.Run {
+        try CommandLineRunner.deepspeech(arguments, stdin: stdin)
     }
 
     /// The n-grams of an ARPA file, as text.

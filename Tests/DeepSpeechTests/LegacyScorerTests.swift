@@ -78,27 +78,8 @@ final class LegacyScorerTests: XCTestCase {
 
     // MARK: - Refusals: one line each, naming the file
 
-    struct Run { var status: Int32; var stdout: String; var stderr: String }
-
-    func deepspeech(_ arguments: [String]) throws -> Run {
-        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("deepspeech")
-        guard FileManager.default.isExecutableFile(atPath: executable.path) else {
-            struct NotBuilt: Error, CustomStringConvertible { var description: String }
-            throw NotBuilt(description: "deepspeech executable not built next to the tests at \(executable.path)")
-        }
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        process.currentDirectoryURL = Fixtures.root
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+    func deepspeech(_ arguments: [String], stdin: Data? = nil) throws -> CommandLineRunner.Run {
+        try CommandLineRunner.deepspeech(arguments, stdin: stdin)
     }
 
     func testBadTriesAreOneLineErrorsNamingTheFile() throws {
