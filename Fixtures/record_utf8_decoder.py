@@ -17,11 +17,28 @@ double (as the native client does). The scorer is /work/shared/data/deepspeech-s
 pruned_lm.bytes.scorer read by Scorer::init_from_filepath (its default alpha/beta), or with
 reset_params(0.5, 1.0); beams 16 and 100; one run with a hot word.
 
-    Fixtures/.venv-ctcdecoder/bin/python Fixtures/record_utf8_decoder.py
+Armenian cases (names utf8-hy-*): every Armenian letter is 2 bytes in UTF-8. They use
+Fixtures/lm/hy-chars.utf8.scorer, a character-level package built here (--build-hy-scorer) with
+Coqui's own Scorer in UTF-8 mode: in UTF-8 mode Scorer::split_labels_into_scored_units /
+make_ngram split a prefix into codepoints and is_scoring_boundary fires at every completed
+codepoint, so each codepoint is an LM "word", the space included (the codepoint " "). KenLM
+cannot hold " " as a token (ARPA words are whitespace-delimited), so vocab.Index(" ") is <unk>
+and get_log_cond_prob returns OOV_SCORE for any n-gram holding a space; the LM text is therefore
+each sentence of Fixtures/lm/corpus-hy.normalised.txt as its non-space characters separated by
+spaces (the words run together: that is the context the decoder sees between spaces), estimated
+with `lmplz -o 3 --discount_fallback` and `build_binary -a 255 -q 8 -v trie`. The dictionary
+holds the corpus's distinct characters (what generate_scorer_package --force_bytes_output_mode
+would read with `fin >> word`) plus " " itself, inserted through the fill_dictionary shim (a
+vocabulary file cannot carry it), so that the PathTrie does not prune spaces and the OOV path is
+exercised. Package: set_utf8_mode(True), UTF8Alphabet, reset_params(0.93, 1.18),
+load_lm_filepath, fill_dictionary, save_dictionary (generate_scorer_package's create_package).
 
-Writes Fixtures/reference/ctcdecoder/<name>.npy (float32 [T, 256]) and utf8-cases.json.
+    Fixtures/.venv-ctcdecoder/bin/python Fixtures/record_utf8_decoder.py [--build-hy-scorer KENLM_BIN]
+
+Writes Fixtures/reference/ctcdecoder/<name>.npy (float32 [T, 256]) and utf8-cases.json
+(and with --build-hy-scorer first Fixtures/lm/hy-chars.utf8.scorer).
 """
-import json, os
+import ctypes, json, os, shutil, subprocess, sys, tempfile
 import numpy as np
 import coqui_stt_ctcdecoder as ctc
 from coqui_stt_ctcdecoder import swigwrapper
@@ -41,6 +58,32 @@ MATRICES = {
     "utf8-confident": (15, "it is née", 0),
 }
 SHARP = {"utf8-confident"}
+# Armenian phrases from Fixtures/lm/corpus-hy.normalised.txt, scored with HY_SCORER
+HY_MATRICES = {
+    "utf8-hy-coffee": (21, "բարև ձեզ", 2),
+    "utf8-hy-weather": (22, "եղանակը շատ լավ է", 3),
+    "utf8-hy-capital": (23, "երևանը հայաստանի մայրաքաղաքն է", 4),
+}
+HY_SCORER = os.path.join(HERE, "lm", "hy-chars.utf8.scorer")
+HY_ALPHA, HY_BETA = 0.93, 1.18
+HY_CONFIGS = [(None, 16, {}), (None, 100, {}), ((0.5, 1.0), 16, {}), ((0.5, 1.0), 100, {})]
+SHIM = r"""
+#include <memory>
+#include <string>
+#include <unordered_set>
+#include <fstream>
+class Scorer { public: void fill_dictionary(const std::unordered_set<std::string>& vocabulary); };
+// one word a line (so that " " can be a word)
+extern "C" long fill_dictionary_from_lines(void* swig_shared_ptr, const char* vocab_path) {
+    std::unordered_set<std::string> words;
+    std::ifstream fin(vocab_path);
+    if (!fin) return -1;
+    std::string word;
+    while (std::getline(fin, word)) if (!word.empty()) words.insert(word);
+    static_cast<std::shared_ptr<Scorer>*>(swig_shared_ptr)->get()->fill_dictionary(words);
+    return (long)words.size();
+}
+"""
 CONFIGS = [  # (alpha/beta or None for the package's, beam, hot words)
     (None, 16, {}), (None, 100, {}), ((0.5, 1.0), 16, {}), ((0.5, 1.0), 100, {}),
 ]
@@ -95,24 +138,69 @@ def make_probs(seed, text, ties, sharp=False):
     return probs.astype(np.float32)
 
 
+def build_hy_scorer(kenlm):
+    sentences = [l for l in open(os.path.join(HERE, "lm", "corpus-hy.normalised.txt"), encoding="utf-8").read().split("\n") if l.strip()]
+    chars = sorted({ch for l in sentences for ch in l if not ch.isspace()})
+    with tempfile.TemporaryDirectory() as work:
+        text = os.path.join(work, "chars.txt")
+        with open(text, "w", encoding="utf-8") as f:
+            for l in sentences:
+                f.write(" ".join(ch for ch in l if not ch.isspace()) + "\n")
+        arpa, binary = os.path.join(work, "lm.arpa"), os.path.join(work, "lm.binary")
+        with open(text, "rb") as fin, open(arpa, "wb") as fout:
+            subprocess.run([os.path.join(kenlm, "lmplz"), "-o", "3", "--discount_fallback"],
+                           stdin=fin, stdout=fout, stderr=subprocess.DEVNULL, check=True)
+        subprocess.run([os.path.join(kenlm, "build_binary"), "-a", "255", "-q", "8", "-v", "trie", arpa, binary],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        vocab = os.path.join(work, "vocab.txt")
+        words = chars + [" "]
+        open(vocab, "w", encoding="utf-8").write("".join(w + "\n" for w in words))
+        shim_src, shim = os.path.join(work, "shim.cpp"), os.path.join(work, "shim.so")
+        open(shim_src, "w").write(SHIM)
+        subprocess.run(["g++", "-O1", "-shared", "-fPIC", "-o", shim, shim_src,
+                        ctc.swigwrapper._swigwrapper.__file__], check=True)
+        lib = ctypes.CDLL(shim)
+        lib.fill_dictionary_from_lines.restype = ctypes.c_long
+        lib.fill_dictionary_from_lines.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+        alphabet = ctc.UTF8Alphabet()
+        scorer = ctc.Scorer()
+        scorer.set_alphabet(alphabet)
+        scorer.set_utf8_mode(True)
+        scorer.reset_params(HY_ALPHA, HY_BETA)
+        err = scorer.load_lm_filepath(binary.encode())
+        assert err == ctc.STT_ERR_SCORER_NO_TRIE, hex(err)
+        n = lib.fill_dictionary_from_lines(int(scorer.this), vocab.encode())
+        assert n == len(words), (n, len(words))
+        shutil.copyfile(binary, HY_SCORER)
+        assert scorer.save_dictionary(HY_SCORER.encode(), True)
+    check = swigwrapper.Scorer()
+    assert check.init_from_filepath(HY_SCORER.encode(), ctc.UTF8Alphabet()) == 0
+    assert check.is_utf8_mode() and check.get_max_order() == 3
+    print(f"{HY_SCORER}: {len(chars)} characters + space, {os.path.getsize(HY_SCORER)} bytes", file=sys.stderr)
+
+
 def text_of(tokens):
     return bytes(t + 1 for t in tokens).decode("utf-8", errors="replace")
 
 
 def main():
     assert ctc.__version__ == "1.4.0", ctc.__version__
+    if len(sys.argv) == 3 and sys.argv[1] == "--build-hy-scorer":
+        build_hy_scorer(sys.argv[2])
     os.makedirs(OUT, exist_ok=True)
     alphabet = ctc.UTF8Alphabet()
     assert alphabet.GetSize() == 255
     cases = []
-    for name, (seed, text, ties) in MATRICES.items():
+    jobs = [(name, spec, SCORER, list(CONFIGS) + [(None, 100, {HOT_WORD[0]: HOT_WORD[1]})])
+            for name, spec in MATRICES.items()]
+    jobs += [(name, spec, HY_SCORER, HY_CONFIGS) for name, spec in HY_MATRICES.items()]
+    for name, (seed, text, ties), scorer_path, runs in jobs:
         probs = make_probs(seed, text, ties, sharp=name in SHARP)
         np.save(os.path.join(OUT, name + ".npy"), probs)
         wide = probs.astype(np.float64)
-        runs = list(CONFIGS) + [(None, 100, {HOT_WORD[0]: HOT_WORD[1]})]
         for weights, beam, hot in runs:
             scorer = swigwrapper.Scorer()
-            err = scorer.init_from_filepath(SCORER.encode("utf-8"), alphabet)
+            err = scorer.init_from_filepath(scorer_path.encode("utf-8"), alphabet)
             assert err == 0, hex(err)
             assert scorer.is_utf8_mode()
             if weights is not None:
@@ -128,12 +216,15 @@ def main():
                 "timesteps": [int(x) for x in r.timesteps],
                 "text": text_of([int(x) for x in r.tokens]),
             } for r in results]
-            cases.append({
+            case = {
                 "source": name + ".npy", "spelled": text, "frames": int(probs.shape[0]),
                 "alpha": float(scorer.alpha), "beta": float(scorer.beta),
                 "default_weights": weights is None, "beam_width": beam, "cutoff_top_n": 40,
                 "cutoff_prob": 1.0, "num_results": 3, "hot_words": hot, "candidates": candidates,
-            })
+            }
+            if scorer_path != SCORER:   # (the English cases keep their original fields)
+                case["scorer"] = "Fixtures/lm/" + os.path.basename(scorer_path)
+            cases.append(case)
             print(f"{name} beam {beam} alpha {scorer.alpha:.3f} beta {scorer.beta:.3f} hot {hot}: "
                   + " | ".join(f"{c['text']!r} {c['confidence']:.3f}" for c in candidates))
     doc = {
