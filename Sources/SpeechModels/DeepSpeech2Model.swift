@@ -208,35 +208,19 @@ public final class DeepSpeech2Model: Sendable {
         }
         observer?("logits", p, [t2, fc.rows])
         p.withUnsafeMutableBufferPointer { pp in
-            for s in 0..<t2 { Self.softmax(pp.baseAddress! + s * fc.rows, count: fc.rows) }
+            for s in 0..<t2 { Activations.softmax(pp.baseAddress! + s * fc.rows, count: fc.rows) }
         }
         observer?("probabilities", p, [t2, fc.rows])
         return p
     }
 
+    /// Hardtanh(0, 20), deepspeech.pytorch's activation: the clipped ReLU the DeepSpeech layers use.
     static func clamp(_ x: inout [Float]) {
-        for i in 0..<x.count { x[i] = min(max(x[i], 0), 20) }
+        guard !x.isEmpty else { return }
+        x.withUnsafeMutableBufferPointer { Activations.clippedReLU($0.baseAddress!, count: $0.count, clip: 20) }
     }
 
-    static func softmax(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        var m = -Float.infinity
-        for i in 0..<count { m = max(m, x[i]) }
-        var sum: Float = 0
-        for i in 0..<count { x[i] = expf(x[i] - m); sum += x[i] }
-        for i in 0..<count { x[i] /= sum }
-    }
-
-    public var parameterCount: Int {
-        var n = conv1.weights.storage.count + conv1.bias.count + conv2.weights.storage.count + conv2.bias.count
-        n += 4 * (norm1.channels + norm2.channels + fcNorm.channels)
-        for layer in rnns {
-            for cell in [layer.forward] + (layer.backward.map { [$0] } ?? []) {
-                n += cell.inputWeights.storage.count + cell.hiddenWeights.storage.count + cell.inputBias.count + cell.hiddenBias.count
-            }
-            n += 4 * (layer.norm?.channels ?? 0)
-        }
-        return n + (lookahead?.count ?? 0) + fc.storage.count
-    }
+    public var parameterCount: Int { layers.reduce(0) { $0 + $1.parameters } }
 }
 
 extension DeepSpeech2Model {
