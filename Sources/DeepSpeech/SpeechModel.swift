@@ -8,13 +8,8 @@ import Foundation
 /// print(try model.transcribe(file: "clip.wav").text)
 /// ```
 public final class SpeechModel: Sendable {
-    /// The acoustic network a file holds.
-    public enum Network: Sendable {
-        /// Mozilla DeepSpeech 0.x / Coqui STT 1.x: MFCC windows, dense layers, one LSTM.
-        case deepSpeech(DeepSpeechModel)
-        /// DeepSpeech2 as deepspeech.pytorch trains it: spectrogram, convolutions, (bi)RNNs.
-        case deepSpeech2(DeepSpeech2Model)
-    }
+    /// The acoustic network a file holds (``AcousticNetwork``).
+    public typealias Network = AcousticNetwork
 
     /// The file the model was loaded from.
     public let path: String
@@ -68,12 +63,9 @@ public final class SpeechModel: Sendable {
     ///   truncated, missing tensors, alphabet/output size mismatch, ...).
     public init(path: String, precision: Precision = .int8Hybrid, alphabetPath: String? = nil) throws {
         self.path = path
-        let kind = try ModelFileKind.sniff(path: path)
-        let isDeepSpeech2 = kind == .zip || kind == .pytorchLegacy || (kind == .converted && (try? ConvertedModelFile.architecture(path: path)) == "deepspeech2")
-        switch isDeepSpeech2 {
-        case true:
-            let ds2 = kind == .converted ? try DeepSpeech2Model(convertedAt: path) : try DeepSpeech2Model(path: path)
-            network = .deepSpeech2(ds2)
+        network = try AcousticNetwork.load(path: path, precision: precision)
+        switch network {
+        case .deepSpeech2(let ds2):
             let c = ds2.configuration
             var labels = c.labels
             labels.remove(at: c.blankIndex)
@@ -89,9 +81,7 @@ public final class SpeechModel: Sendable {
             sampleRate = c.sampleRate
             defaultBeamWidth = 500
             secondsPerFrame = Double(s.stepLength * 2) / Double(c.sampleRate)
-        case false:
-            let acoustic = try DeepSpeechModel(path: path, precision: precision)
-            network = .deepSpeech(acoustic)
+        case .deepSpeech(let acoustic):
             do {
                 if let alphabetPath {
                     alphabet = try Alphabet(contentsOf: URL(fileURLWithPath: alphabetPath))
@@ -175,11 +165,9 @@ public final class SpeechModel: Sendable {
     /// Writes the model as a swift-deepspeech `.dsmodel` file (see ``ConvertedModelFile``),
     /// with the alphabet in use stored in it.
     public func convert(to output: String) throws {
-        switch network {
-        case .deepSpeech(let m):
-            try ConvertedModelFile.write(.deepSpeech(m), alphabet: alphabet.serialized(), source: path, to: output)
-        case .deepSpeech2(let m):
-            try ConvertedModelFile.write(.deepSpeech2(m), source: path, to: output)
-        }
+        // DeepSpeech stores the alphabet in use (checkpoints have none of their own);
+        // DeepSpeech2 keeps the checkpoint's labels, blank included.
+        let stored = acoustic == nil ? nil : alphabet.serialized()
+        try ConvertedModelFile.write(network, alphabet: stored, source: path, to: output)
     }
 }

@@ -61,7 +61,7 @@ public enum ConvertedModelFile {
     /// Writes a network (already loaded from any format) as a converted file.
     /// - Parameter alphabet: the serialized alphabet to store for DeepSpeech networks (their
     ///   metadata's when nil; files such as TensorFlow checkpoints have none of their own).
-    public static func write(_ network: ConvertibleNetwork, alphabet: [UInt8]? = nil, source: String, to path: String) throws {
+    public static func write(_ network: AcousticNetwork, alphabet: [UInt8]? = nil, source: String, to path: String) throws {
         var entries: [TensorEntry] = []
         var payloads: [[UInt8]] = []
         var offset = 0   // relative to the data start; fixed up below
@@ -165,13 +165,6 @@ public enum ConvertedModelFile {
         return header
     }
 
-    /// "deepspeech" or "deepspeech2": which network a converted file holds.
-    public static func architecture(path: String) throws -> String {
-        let file: MappedFile
-        do { file = try MappedFile(path: path) } catch { throw ModelFileError(path: path, problem: "\(error)") }
-        return try readHeader(file).architecture
-    }
-
     /// The tensors of a mapped converted file by name, as slices of the mapping.
     static func tensors(_ header: Header, file: MappedFile) -> [String: CheckpointTensor] {
         var out: [String: CheckpointTensor] = [:]
@@ -182,10 +175,32 @@ public enum ConvertedModelFile {
     }
 }
 
-/// A loaded network, ready to be written by ``ConvertedModelFile/write(_:source:to:)``.
-public enum ConvertibleNetwork {
+/// The acoustic network a model file holds, whatever its format.
+public enum AcousticNetwork: Sendable {
+    /// Mozilla DeepSpeech 0.x / Coqui STT 1.x: MFCC windows, dense layers, one LSTM.
     case deepSpeech(DeepSpeechModel)
+    /// DeepSpeech2 as deepspeech.pytorch trains it: spectrogram, convolutions, (bi)RNNs.
     case deepSpeech2(DeepSpeech2Model)
+
+    /// Loads any supported model file, recognised from its bytes (looked at once): `.tflite`,
+    /// `.pb`, `.pbmm`, TensorFlow checkpoints, deepspeech.pytorch `.pth`/`.ckpt`, `.dsmodel`.
+    /// `precision` applies to int8 weights (`.tflite` and the `.dsmodel`s made from them).
+    public static func load(path: String, precision: Precision = .int8Hybrid) throws -> AcousticNetwork {
+        switch try ModelFileKind.sniff(path: path) {
+        case .zip, .pytorchLegacy:
+            return .deepSpeech2(try DeepSpeech2Model(path: path))
+        case .converted:
+            let file: MappedFile
+            do { file = try MappedFile(path: path) } catch { throw ModelFileError(path: path, problem: "\(error)") }
+            let header = try ConvertedModelFile.readHeader(file)
+            if header.architecture == "deepspeech2" {
+                return .deepSpeech2(try DeepSpeech2Model(converted: file, header: header))
+            }
+            return .deepSpeech(try DeepSpeechModel(converted: file, header: header, precision: precision))
+        case let kind:
+            return .deepSpeech(try DeepSpeechModel(path: path, kind: kind, precision: precision))
+        }
+    }
 }
 
 extension CheckpointTensor {
@@ -206,12 +221,10 @@ extension DeepSpeechModel {
         [("layer_1", layer1), ("layer_2", layer2), ("layer_3", layer3), ("lstm", lstm), ("layer_5", layer5), ("layer_6", layer6)]
     }
 
-    /// Loads a converted file: the weights stay in the mapping (int8 or float32 as stored).
+    /// Builds the network of a mapped converted file: the weights stay in the mapping (int8 or float32 as stored).
     /// Asking for `.float32` from an int8 file dequantizes (and so copies) them.
-    convenience init(convertedAt path: String, precision: Precision) throws {
-        let file: MappedFile
-        do { file = try MappedFile(path: path) } catch { throw ModelFileError(path: path, problem: "\(error)") }
-        let header = try ConvertedModelFile.readHeader(file)
+    convenience init(converted file: MappedFile, header: ConvertedModelFile.Header, precision: Precision) throws {
+        let path = file.path
         guard header.architecture == "deepspeech", let ds = header.deepSpeech else {
             throw ModelFileError(path: path, problem: "holds a \(header.architecture) network, not DeepSpeech")
         }
@@ -254,11 +267,9 @@ extension DeepSpeechModel {
 }
 
 extension DeepSpeech2Model {
-    /// Loads a converted DeepSpeech2 file; the weight matrices stay in the mapping.
-    public convenience init(convertedAt path: String) throws {
-        let file: MappedFile
-        do { file = try MappedFile(path: path) } catch { throw ModelFileError(path: path, problem: "\(error)") }
-        let header = try ConvertedModelFile.readHeader(file)
+    /// Builds the network of a mapped converted DeepSpeech2 file; the weight matrices stay in the mapping.
+    convenience init(converted file: MappedFile, header: ConvertedModelFile.Header) throws {
+        let path = file.path
         guard header.architecture == "deepspeech2", var configuration = header.deepSpeech2 else {
             throw ModelFileError(path: path, problem: "holds a \(header.architecture) network, not DeepSpeech2")
         }

@@ -1,4 +1,5 @@
 import Foundation
+import MappedFiles
 import SpeechCheckpoints
 import SpeechNumerics
 
@@ -100,11 +101,19 @@ public final class DeepSpeechModel: Sendable {
     /// (`prefix.index` + data shards; checkpoints carry no metadata, so the defaults of
     /// ``DeepSpeechModelMetadata/checkpointDefaults`` apply and the alphabet must come from elsewhere).
     public convenience init(path: String, precision: Precision = .int8Hybrid) throws {
-        switch try ModelFileKind.sniff(path: path) {
+        try self.init(path: path, kind: try ModelFileKind.sniff(path: path), precision: precision)
+    }
+
+    /// As ``init(path:precision:)`` for a file already sniffed as `kind`.
+    convenience init(path: String, kind: ModelFileKind, precision: Precision) throws {
+        switch kind {
         case .tflite: try self.init(tfliteAt: path, precision: precision)
-        case .converted: try self.init(convertedAt: path, precision: precision)
-        case .tensorFlowGraph, .tensorFlowMemmapped, .tensorFlowCheckpoint:
-            try self.init(imported: try TensorFlowImporter(path: path).load())
+        case .converted:
+            let file: MappedFile
+            do { file = try MappedFile(path: path) } catch { throw ModelFileError(path: path, problem: "\(error)") }
+            try self.init(converted: file, header: try ConvertedModelFile.readHeader(file), precision: precision)
+        case let kind where [.tensorFlowGraph, .tensorFlowMemmapped, .tensorFlowCheckpoint].contains(kind):
+            try self.init(imported: try TensorFlowImporter(path: path, kind: kind).load())
         case let kind: throw ModelFileError(path: path, problem: kind.refusal)
         }
     }

@@ -29,9 +29,10 @@ struct TensorFlowImporter {
     let source: Source
     let format: String
 
-    init(path: String) throws {
+    /// - Parameter kind: what ``ModelFileKind/sniff(path:)`` said the file is.
+    init(path: String, kind: ModelFileKind) throws {
         self.path = path
-        switch try ModelFileKind.sniff(path: path) {
+        switch kind {
         case .tensorFlowCheckpoint:
             let bundle = try TensorBundle(indexPath: path)
             source = .checkpoint(bundle)
@@ -52,7 +53,7 @@ struct TensorFlowImporter {
         do {
             switch source {
             case .graph(let graph): return try graph.constant(named: name)
-            case .checkpoint(let bundle): return bundle.names.contains(name) ? try bundle.tensor(named: name) : nil
+            case .checkpoint(let bundle): return bundle.entry(named: name) == nil ? nil : try bundle.tensor(named: name)
             }
         } catch let error as ModelFileError {
             throw error
