@@ -11,26 +11,10 @@ final class DamagedModelTests: XCTestCase {
         let original = [UInt8](try Data(contentsOf: URL(fileURLWithPath: try Fixtures.releasedModelPath())))
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("damaged-\(getpid()).tflite").path
         var generator = SeededGenerator(seed: 77)
-        func random(_ n: Int) -> Int { generator.below(n) }
         // The FlatBuffers metadata of a .tflite sits at both ends (root table and vtables first,
         // tensor/operator tables after the weight buffers); damage lands there most of the time.
-        let regions = [0..<65536, (original.count - 65536)..<original.count, 0..<original.count]
-        var refused = 0, loaded = 0
-        for trial in 0..<40 {
-            var bytes = original
-            if trial % 5 == 4 {
-                bytes = Array(bytes.prefix(random(bytes.count)))
-            } else {
-                let region = regions[trial % regions.count]
-                for _ in 0..<(1 + random(16)) {
-                    bytes[region.lowerBound + random(region.count)] = UInt8(truncatingIfNeeded: random(256))
-                }
-            }
-            try Data(bytes).write(to: URL(fileURLWithPath: path))
-            guard let model = try? SpeechModel(path: path) else { refused += 1; continue }
-            loaded += 1
-            _ = model.transcribe([Float](repeating: 0.01, count: 8000))
-        }
+        let (refused, loaded) = try damagedCopies(of: original, edge: 65536, trials: 40, truncatingEvery: 5, maximumWrites: 16,
+                                                  generator: &generator, at: path) { try? SpeechModel(path: $0) }
         print("damaged models: \(refused) refused, \(loaded) loaded and run without crashing")
         XCTAssertGreaterThan(refused, 0)
     }
@@ -61,8 +45,7 @@ final class DamagedModelTests: XCTestCase {
             (convertedDeepSpeech, "m.dsmodel"), (convertedDeepSpeech2, "m2.dsmodel"),
         ]
         var generator = SeededGenerator(seed: 2024)
-        func random(_ n: Int) -> Int { generator.below(n) }
-        let audio = [Float](repeating: 0.01, count: 8000)
+        let trials = Int(ProcessInfo.processInfo.environment["DEEPSPEECH_DAMAGED_TRIALS"] ?? "") ?? 60
         for source in sources {
             let original = [UInt8](try Data(contentsOf: URL(fileURLWithPath: source.path)))
             let path = folder.appendingPathComponent(source.name).path
@@ -70,30 +53,40 @@ final class DamagedModelTests: XCTestCase {
                 try shard.write(to: URL(fileURLWithPath: folder.appendingPathComponent("m.ckpt.data-00000-of-00001").path))
             }
             // Headers, directories and pickles sit at the ends of these files.
-            let edge = min(4096, original.count)
-            let regions = [0..<edge, (original.count - edge)..<original.count, 0..<original.count]
-            var refused = 0, loaded = 0
-            let trials = Int(ProcessInfo.processInfo.environment["DEEPSPEECH_DAMAGED_TRIALS"] ?? "") ?? 60
-            for trial in 0..<trials {
-                var bytes = original
-                if trial % 6 == 5 {
-                    bytes = Array(bytes.prefix(random(bytes.count)))
-                } else {
-                    let region = regions[trial % regions.count]
-                    for _ in 0..<(1 + random(8)) {
-                        bytes[region.lowerBound + random(region.count)] = UInt8(truncatingIfNeeded: random(256))
-                    }
-                }
-                try Data(bytes).write(to: URL(fileURLWithPath: path))
-                guard let model = try? SpeechModel(path: path, alphabetPath: source.name.hasSuffix(".ckpt.index") ? alphabet.path : nil) else {
-                    refused += 1
-                    continue
-                }
-                loaded += 1
-                _ = model.transcribe(audio)
-            }
+            let alphabetPath = source.name.hasSuffix(".ckpt.index") ? alphabet.path : nil
+            let (refused, loaded) = try damagedCopies(of: original, edge: 4096, trials: trials, truncatingEvery: 6, maximumWrites: 8,
+                                                      generator: &generator, at: path) { try? SpeechModel(path: $0, alphabetPath: alphabetPath) }
             print("damaged \(source.name): \(refused) refused, \(loaded) loaded and run without crashing")
             XCTAssertGreaterThan(refused, 0, source.name)
         }
+    }
+
+    /// Writes `trials` damaged copies of `original` to `path`, each loaded with `load` and, when
+    /// that succeeds, run on half a second of audio. Every `truncatingEvery`-th copy is cut short;
+    /// the others get 1 … `maximumWrites` random bytes, in turn in the first `edge` bytes, the
+    /// last `edge` bytes, and anywhere.
+    func damagedCopies(of original: [UInt8], edge: Int, trials: Int, truncatingEvery: Int, maximumWrites: Int,
+                       generator: inout SeededGenerator, at path: String,
+                       load: (String) -> SpeechModel?) throws -> (refused: Int, loaded: Int) {
+        let edge = min(edge, original.count)
+        let regions = [0..<edge, (original.count - edge)..<original.count, 0..<original.count]
+        let audio = [Float](repeating: 0.01, count: 8000)
+        var refused = 0, loaded = 0
+        for trial in 0..<trials {
+            var bytes = original
+            if trial % truncatingEvery == truncatingEvery - 1 {
+                bytes = Array(bytes.prefix(generator.below(bytes.count)))
+            } else {
+                let region = regions[trial % regions.count]
+                for _ in 0..<(1 + generator.below(maximumWrites)) {
+                    bytes[region.lowerBound + generator.below(region.count)] = UInt8(truncatingIfNeeded: generator.below(256))
+                }
+            }
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            guard let model = load(path) else { refused += 1; continue }
+            loaded += 1
+            _ = model.transcribe(audio)
+        }
+        return (refused, loaded)
     }
 }
