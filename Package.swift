@@ -9,16 +9,6 @@
 // The underscored targets are system-library shims for Debian's -dev packages, not API.
 import PackageDescription
 
-// The int8 kernels are built for Haswell-class x86 (AVX2, FMA; every x86 server CPU since 2013) so LLVM
-// can use 256-bit widening multiply-adds. Set SWIFT_DEEPSPEECH_BASELINE_CPU=1 when building for
-// an older CPU; the results are identical, only slower.
-#if arch(x86_64)
-let kernelFlags: [SwiftSetting] = Context.environment["SWIFT_DEEPSPEECH_BASELINE_CPU"] == nil
-    ? [.unsafeFlags(["-target-cpu", "haswell"])] : []
-#else
-let kernelFlags: [SwiftSetting] = []
-#endif
-
 let package = Package(
     name: "swift-deepspeech",
     platforms: [.macOS(.v13)],
@@ -43,7 +33,7 @@ let package = Package(
         // 2. Features: spectrogram, mel filterbank, MFCC, context windows.
         .target(name: "SpeechFeatures", dependencies: ["_CFFTW"]),
         // Numerics used by the models: BLAS wrappers, int8 hybrid kernels, activations.
-        .target(name: "SpeechNumerics", dependencies: ["_CBLAS"], swiftSettings: kernelFlags),
+        .target(name: "SpeechNumerics", dependencies: ["_CBLAS"]),
         // Read-only memory mappings of model and language-model files.
         .target(name: "MappedFiles"),
         // Checkpoint readers: named tensors from .tflite (FlatBuffers) files; the tensor type
@@ -61,7 +51,7 @@ let package = Package(
         .target(name: "SpeechDecoding", dependencies: ["SpeechLanguageModel", "MappedFiles"]),
         // 5. Public API (umbrella): load a model, transcribe samples or files.
         .target(name: "DeepSpeech",
-                dependencies: ["SpeechAudio", "SpeechFeatures", "SpeechModels", "SpeechDecoding"]),
+                dependencies: ["SpeechAudio", "SpeechFeatures", "SpeechNumerics", "SpeechModels", "SpeechDecoding"]),
         // 6. Command-line client.
         .executableTarget(name: "deepspeech", dependencies: [
             "DeepSpeech", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -76,6 +66,7 @@ let package = Package(
 
         // Shared by the test targets: .npy reader, fixture paths, difference helpers.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "SpeechNumericsTests", dependencies: ["SpeechNumerics", "TestSupport"]),
         .testTarget(name: "SpeechAudioTests", dependencies: ["SpeechAudio", "TestSupport"]),
         .testTarget(name: "SpeechFeaturesTests", dependencies: ["SpeechFeatures", "SpeechAudio", "TestSupport"]),
         .testTarget(name: "SpeechCheckpointsTests", dependencies: ["SpeechCheckpoints", "TestSupport"]),

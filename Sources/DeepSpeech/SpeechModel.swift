@@ -1,4 +1,5 @@
 import Foundation
+import SpeechNumerics
 
 /// A loaded speech-to-text model: immutable, `Sendable`, loaded once and shared by any number
 /// of callers and threads. Each transcription (or `SpeechStream`) keeps its own state.
@@ -138,6 +139,13 @@ public final class SpeechModel: Sendable {
         return stream.finishWithMetadata()
     }
 
+    /// The int8 product kernel chosen for this CPU and what the CPU reported, e.g.
+    /// "int8 kernel avx512vnni (CPU: AMD EPYC; avx2 avx512bw avx512vnni)".
+    public static var kernelDescription: String {
+        let cpu = CPUFeatures.current
+        return "int8 kernel \(Int8ProductKernel.selected) (CPU: \(cpu.brand.isEmpty ? "unknown" : cpu.brand); \(cpu))"
+    }
+
     /// A multi-line summary of the model for logs: every hyperparameter and metadata value.
     public var summary: String {
         switch network {
@@ -145,7 +153,7 @@ public final class SpeechModel: Sendable {
             let h = acoustic.hyperparameters, m = acoustic.metadata, f = features!
             return """
             model: \(path)
-              format: \(acoustic.format), graph version \(m.graphVersion), precision \(acoustic.precision)
+              format: \(acoustic.format), graph version \(m.graphVersion), precision \(acoustic.precision)\(acoustic.precision == .int8Hybrid ? ", " + Self.kernelDescription : "")
               sample_rate = \(m.sampleRate) Hz, window = \(m.featureWindowMilliseconds) ms (\(f.windowLength) samples), step = \(m.featureStepMilliseconds) ms (\(f.stepLength) samples)
               n_input = \(h.nInput), n_context = \(h.nContext), n_hidden = \(h.nHidden), n_cell = \(h.nCell), n_classes = \(h.nClasses), n_steps = \(h.nSteps)
               beam_width = \(m.beamWidth), alphabet = \(alphabet.size) labels\(m.language.map { ", language = \($0)" } ?? "")

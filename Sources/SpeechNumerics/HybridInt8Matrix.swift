@@ -1,3 +1,5 @@
+import Foundation
+
 /// A weight matrix stored as symmetric int8 with one scale, as TensorFlow Lite's converter
 /// writes dynamic-range ("hybrid") quantized FULLY_CONNECTED weights: `w ≈ scale · q`.
 public struct HybridInt8Matrix: Sendable {
@@ -21,10 +23,37 @@ public struct HybridInt8Matrix: Sendable {
         self.columns = columns
         self.storage = storage
         self.scale = scale
+        derived = ColumnSumCache()
     }
+
+    /// `Σ_{k ∈ columns} q[u][k]` for every unit, worked out on first use and kept (the
+    /// AVX-512 VNNI kernel needs them; see `VNNITiles`).
+    public func columnSums(_ columns: Range<Int>) -> [Int32] {
+        derived.sums(columns) {
+            Int8Products.columnSumsOf(weights: storage.buffer.baseAddress! + columns.lowerBound, units: rows,
+                                      weightStride: self.columns, depth: columns.count)
+        }
+    }
+    private let derived: ColumnSumCache
 
     /// `scale · q` as float, `[rows][columns]`.
     public func dequantized() -> [Float] { storage.buffer.map { Float($0) * scale } }
+}
+
+/// Column sums per column range, shared by every copy of one matrix.
+private final class ColumnSumCache: @unchecked Sendable {
+    // @unchecked: `sums` is only touched under `lock`.
+    private let lock = NSLock()
+    private var cached: [Range<Int>: [Int32]] = [:]
+
+    func sums(_ columns: Range<Int>, compute: () -> [Int32]) -> [Int32] {
+        lock.lock()
+        defer { lock.unlock() }
+        if let s = cached[columns] { return s }
+        let s = compute()
+        cached[columns] = s
+        return s
+    }
 }
 
 /// TensorFlow Lite's hybrid fully-connected kernel (FULLY_CONNECTED version 3, symmetric
@@ -44,6 +73,8 @@ public enum HybridFullyConnected {
     public struct Scratch: Sendable {
         var quantized: [Int8]
         var scales: [Float]
+        /// The int32 products, `[rows][units]`; grown on first use.
+        var products: [Int32] = []
         public init(maxRows: Int, columns: Int) {
             quantized = [Int8](repeating: 0, count: maxRows * columns)
             scales = [Float](repeating: 0, count: maxRows)
@@ -55,7 +86,8 @@ public enum HybridFullyConnected {
     ///   - bias: `[weights.rows]` or empty
     ///   - output: `[rows][weights.rows]`
     public static func apply(_ weights: HybridInt8Matrix, bias: [Float], input: UnsafePointer<Float>, rows: Int,
-                             output: UnsafeMutablePointer<Float>, scratch: inout Scratch) {
+                             output: UnsafeMutablePointer<Float>, scratch: inout Scratch,
+                             kernel: Int8ProductKernel = .selected) {
         let n = weights.columns, units = weights.rows
         precondition(scratch.scales.count >= rows && scratch.quantized.count >= rows * n)
         for b in 0..<rows {
@@ -70,31 +102,27 @@ public enum HybridFullyConnected {
                 scratch.scales[b] = quantizeRow(input + b * n, count: n, into: q.baseAddress! + b * n) * weights.scale
             }
         }
-        do {
-            let w = weights.storage.buffer
-            scratch.quantized.withUnsafeBufferPointer { q in
-                for u in 0..<units {
-                    let row = w.baseAddress! + u * n
-                    for b in 0..<rows {
-                        let dot = Int8Dot.dot(row, q.baseAddress! + b * n, count: n)
-                        output[b * units + u] += Float(dot) * scratch.scales[b]
-                    }
-                }
+        if scratch.products.count < rows * units { scratch.products = [Int32](repeating: 0, count: rows * units) }
+        scratch.quantized.withUnsafeBufferPointer { q in
+        scratch.products.withUnsafeMutableBufferPointer { products in
+            integerProducts(weights, columns: 0..<n, quantized: q.baseAddress!, rowStride: n, rows: rows,
+                            into: products.baseAddress!, kernel: kernel)
+            for b in 0..<rows {
+                for u in 0..<units { output[b * units + u] += Float(products[b * units + u]) * scratch.scales[b] }
             }
-        }
+        }}
     }
 
     /// `out[r][u] = Σ_{i ∈ columns} W[u][i] · q[r][i]` for `rows` quantized rows (stride
-    /// `rowStride`), exact in int32. Each weight row is loaded once for all input rows.
+    /// `rowStride`), exact in int32, on `kernel` (every kernel gives the same sums).
     public static func integerProducts(_ weights: HybridInt8Matrix, columns: Range<Int>, quantized: UnsafePointer<Int8>,
-                                       rowStride: Int, rows: Int, into out: UnsafeMutablePointer<Int32>) {
-        let units = weights.rows, n = columns.count
-        do {
-            let w = weights.storage.buffer
-            for u in 0..<units {
-                let row = w.baseAddress! + u * weights.columns + columns.lowerBound
-                for r in 0..<rows { out[r * units + u] = Int8Dot.dot(row, quantized + r * rowStride, count: n) }
-            }
+                                       rowStride: Int, rows: Int, into out: UnsafeMutablePointer<Int32>,
+                                       kernel: Int8ProductKernel = .selected) {
+        let sums = kernel == .avx512vnni ? weights.columnSums(columns) : []
+        sums.withUnsafeBufferPointer { sums in
+            Int8Products.multiply(weights: weights.storage.buffer.baseAddress! + columns.lowerBound, units: weights.rows,
+                                  weightStride: weights.columns, depth: columns.count, columnSums: sums.baseAddress,
+                                  inputs: quantized, rows: rows, inputStride: rowStride, into: out, kernel: kernel)
         }
     }
 
@@ -103,8 +131,12 @@ public enum HybridFullyConnected {
     public static func quantize(_ x: UnsafePointer<Float>, count: Int, range: Float, into q: UnsafeMutablePointer<Int8>) {
         let inverse: Float = 127 / range
         for i in 0..<count {
-            let v = Int32((x[i] * inverse).rounded(.toNearestOrAwayFromZero))
-            q[i] = Int8(min(127, max(-127, v)))
+            // Clamped first (NaN becomes 127 rather than trapping), then rounded half away
+            // from zero without a libm call: v − trunc(v) is exact for |v| ≤ 127.
+            let v = max(-127, min(127, x[i] * inverse))
+            let t = Int32(v)
+            let fraction = v - Float(t)
+            q[i] = Int8(t + (fraction >= 0.5 ? 1 : 0) - (fraction <= -0.5 ? 1 : 0))
         }
     }
 
