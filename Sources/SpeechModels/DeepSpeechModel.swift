@@ -295,7 +295,7 @@ extension DeepSpeechModel {
                 if let w = split, ranges[t] >= 1 {
                     HybridFullyConnected.quantize(hState.baseAddress!, count: cell, range: ranges[t], into: qh.baseAddress!)
                     HybridFullyConnected.integerProducts(w, columns: hidden..<(hidden + cell), quantized: qh.baseAddress!,
-                                                         rowStride: cell, rows: 1, into: dh.baseAddress!)
+                                                         rowStride: cell, rows: 1, into: dh.baseAddress!, recurrent: true)
                     let scale = (ranges[t] / 127) * w.scale
                     for u in 0..<gates {
                         z[u] = (lstm.bias.isEmpty ? 0 : lstm.bias[u]) + Float(dx[t * gates + u] &+ dh[u]) * scale

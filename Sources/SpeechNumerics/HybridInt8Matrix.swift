@@ -23,7 +23,7 @@ public struct HybridInt8Matrix: Sendable {
         self.columns = columns
         self.storage = storage
         self.scale = scale
-        derived = ColumnSumCache()
+        derived = DerivedWeights()
     }
 
     /// `Σ_{k ∈ columns} q[u][k]` for every unit, worked out on first use and kept (the
@@ -34,25 +34,45 @@ public struct HybridInt8Matrix: Sendable {
                                       weightStride: self.columns, depth: columns.count)
         }
     }
-    private let derived: ColumnSumCache
+    private let derived: DerivedWeights
+
+    /// The columns `columns` packed for the one-row VNNI kernel (see `PackedInt8Matrix`),
+    /// made on first use and kept: a copy of that part of the weights.
+    public func packed(_ columns: Range<Int>) -> PackedInt8Matrix {
+        derived.packed(columns) {
+            PackedInt8Matrix(weights: storage.buffer.baseAddress! + columns.lowerBound, units: rows,
+                             weightStride: self.columns, depth: columns.count)
+        }
+    }
 
     /// `scale · q` as float, `[rows][columns]`.
     public func dequantized() -> [Float] { storage.buffer.map { Float($0) * scale } }
 }
 
-/// Column sums per column range, shared by every copy of one matrix.
-private final class ColumnSumCache: @unchecked Sendable {
-    // @unchecked: `sums` is only touched under `lock`.
+/// Values derived from one matrix's weights on first use (column sums, packed copies), shared
+/// by every copy of the matrix and every stream.
+private final class DerivedWeights: @unchecked Sendable {
+    // @unchecked: the dictionaries are only touched under `lock`.
     private let lock = NSLock()
-    private var cached: [Range<Int>: [Int32]] = [:]
+    private var sums: [Range<Int>: [Int32]] = [:]
+    private var packed: [Range<Int>: PackedInt8Matrix] = [:]
 
     func sums(_ columns: Range<Int>, compute: () -> [Int32]) -> [Int32] {
         lock.lock()
         defer { lock.unlock() }
-        if let s = cached[columns] { return s }
+        if let s = sums[columns] { return s }
         let s = compute()
-        cached[columns] = s
+        sums[columns] = s
         return s
+    }
+
+    func packed(_ columns: Range<Int>, compute: () -> PackedInt8Matrix) -> PackedInt8Matrix {
+        lock.lock()
+        defer { lock.unlock() }
+        if let p = packed[columns] { return p }
+        let p = compute()
+        packed[columns] = p
+        return p
     }
 }
 
@@ -115,9 +135,16 @@ public enum HybridFullyConnected {
 
     /// `out[r][u] = Σ_{i ∈ columns} W[u][i] · q[r][i]` for `rows` quantized rows (stride
     /// `rowStride`), exact in int32, on `kernel` (every kernel gives the same sums).
+    ///
+    /// `recurrent`: the same columns are multiplied by one row at a time, over and over (the
+    /// LSTM's h half); on the VNNI kernel they are then read from a packed copy made once.
     public static func integerProducts(_ weights: HybridInt8Matrix, columns: Range<Int>, quantized: UnsafePointer<Int8>,
                                        rowStride: Int, rows: Int, into out: UnsafeMutablePointer<Int32>,
-                                       kernel: Int8ProductKernel = .selected) {
+                                       kernel: Int8ProductKernel = .selected, recurrent: Bool = false) {
+        if recurrent && rows == 1 && kernel == .avx512vnni {
+            weights.packed(columns).multiply(quantized, into: out)
+            return
+        }
         let sums = kernel == .avx512vnni ? weights.columnSums(columns) : []
         sums.withUnsafeBufferPointer { sums in
             Int8Products.multiply(weights: weights.storage.buffer.baseAddress! + columns.lowerBound, units: weights.rows,

@@ -129,3 +129,25 @@ final class Int8ProductKernelTests: XCTestCase {
         XCTAssertGreaterThan(outputs[0].map(abs).max()!, 1, "a non-trivial product")
     }
 }
+
+/// The packed copy the LSTM's recurrent product reads on VNNI CPUs gives the same sums as
+/// the definition, with unit counts and depths that leave partial tiles and blocks.
+final class PackedInt8MatrixTests: XCTestCase {
+    func testPackedProductIsExact() throws {
+        guard Int8ProductKernel.available.contains(.avx512vnni) else { throw XCTSkip("no AVX-512 VNNI on this CPU") }
+        var random = SeededGenerator(seed: 99)
+        for (units, depth) in [(1, 1), (24, 64), (25, 65), (47, 2048), (100, 130), (8192, 200)] {
+            let offset = 3, stride = offset + depth + 11
+            let w = (0..<(units * stride)).map { _ in Int8(truncatingIfNeeded: random.next()) }
+            let x = (0..<depth).map { _ in Int8(truncatingIfNeeded: random.next()) }
+            let expected = Int8ProductKernelTests.reference(w, units: units, weightStride: stride, offset: offset, depth: depth,
+                                                            x, rows: 1, inputStride: depth)
+            let packed = w.withUnsafeBufferPointer {
+                PackedInt8Matrix(weights: $0.baseAddress! + offset, units: units, weightStride: stride, depth: depth)
+            }
+            var got = [Int32](repeating: 0, count: units)
+            x.withUnsafeBufferPointer { x in got.withUnsafeMutableBufferPointer { packed.multiply(x.baseAddress!, into: $0.baseAddress!) } }
+            XCTAssertEqual(got, expected, "units \(units), depth \(depth)")
+        }
+    }
+}

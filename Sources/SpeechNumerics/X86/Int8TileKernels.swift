@@ -14,6 +14,18 @@ struct Int8TileShape: Hashable, Sendable {
     var depth: Int
     var weightStride: Int
     var inputStride: Int
+    /// Bytes the weight pointer moves per block: the block size for row-major weights, or
+    /// `units · 64` for weights packed tile by tile (`PackedInt8Matrix`).
+    var blockAdvance: Int
+
+    init(units: Int, rows: Int, depth: Int, weightStride: Int, inputStride: Int, blockAdvance: Int) {
+        self.units = units
+        self.rows = rows
+        self.depth = depth
+        self.weightStride = weightStride
+        self.inputStride = inputStride
+        self.blockAdvance = blockAdvance
+    }
 }
 
 typealias Int8TileFunction = @convention(c) (UnsafePointer<Int8>, UnsafePointer<Int8>, UnsafeMutablePointer<Int32>) -> Void
@@ -25,15 +37,23 @@ final class Int8TileCache: @unchecked Sendable {
     private var tiles: [Int8TileShape: ExecutableCode] = [:]
     private let generate: (Int8TileShape) -> [UInt8]
 
-    init(generate: @escaping (Int8TileShape) -> [UInt8]) { self.generate = generate }
+    private let name: String
+
+    init(name: String, generate: @escaping (Int8TileShape) -> [UInt8]) {
+        self.name = name
+        self.generate = generate
+    }
 
     /// The tile for `shape`, or nil where executable memory is refused.
     func tile(_ shape: Int8TileShape) -> Int8TileFunction? {
         lock.lock()
         defer { lock.unlock() }
         if let code = tiles[shape] { return unsafeBitCast(code.entry, to: Int8TileFunction.self) }
-        guard let code = ExecutableCode(generate(shape)) else { return nil }
+        let bytes = generate(shape)
+        guard let code = ExecutableCode(bytes) else { return nil }
         tiles[shape] = code
+        PerfMap.record(code.entry, size: bytes.count,
+                       name: "\(name)_\(shape.units)x\(shape.rows)_k\(shape.depth)_ws\(shape.weightStride)_xs\(shape.inputStride)_adv\(shape.blockAdvance)")
         return unsafeBitCast(code.entry, to: Int8TileFunction.self)
     }
 }
@@ -53,7 +73,7 @@ enum VNNITiles {
     static let maxRows = 6
     static let maxAccumulators = 24
 
-    static let cache = Int8TileCache(generate: code)
+    static let cache = Int8TileCache(name: "vnni", generate: code)
 
     static func code(_ s: Int8TileShape) -> [UInt8] {
         precondition(s.rows >= 1 && s.rows <= maxRows && s.units >= 1 && s.units * s.rows <= maxAccumulators)
@@ -82,7 +102,7 @@ enum VNNITiles {
                     for r in 0..<s.rows { a.vpdpbusd(zmm: acc(u, r), input(r), .register(weight)) }
                 }
             }
-            a.add(.rdi, Int32(blockBytes))
+            a.add(.rdi, Int32(s.blockAdvance))
             a.add(.rsi, Int32(blockBytes))
             a.sub(.rcx, 1)
             a.jnz(loop)
@@ -126,7 +146,7 @@ enum AVX2Tiles {
     static let blockBytes = 16
     static let registers = 16
 
-    static let cache = Int8TileCache(generate: code)
+    static let cache = Int8TileCache(name: "avx2", generate: code)
 
     static func code(_ s: Int8TileShape) -> [UInt8] {
         precondition(s.rows >= 1 && s.units >= 1 && s.units * s.rows + s.rows + 2 <= registers)
@@ -148,7 +168,7 @@ enum AVX2Tiles {
                     a.vpaddd(ymm: i, i, product)
                 }
             }
-            a.add(.rdi, Int32(blockBytes))
+            a.add(.rdi, Int32(s.blockAdvance))
             a.add(.rsi, Int32(blockBytes))
             a.sub(.rcx, 1)
             a.jnz(loop)
@@ -163,5 +183,22 @@ enum AVX2Tiles {
     static func tiling(rows: Int) -> (units: Int, rows: Int) {
         let r = min(rows, 4)
         return ((registers - 2 - r) / r, r)
+    }
+}
+
+/// With `DEEPSPEECH_PERF_MAP=1`, every generated kernel is listed in `/tmp/perf-<pid>.map`
+/// (the format Linux `perf` reads for JIT code), so profiles name the tiles.
+enum PerfMap {
+    static let enabled = ProcessInfo.processInfo.environment["DEEPSPEECH_PERF_MAP"] == "1"
+
+    static func record(_ address: UnsafeRawPointer, size: Int, name: String) {
+        guard enabled else { return }
+        let line = "\(String(UInt(bitPattern: address), radix: 16)) \(String(size, radix: 16)) \(name)\n"
+        let path = "/tmp/perf-\(ProcessInfo.processInfo.processIdentifier).map"
+        if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+        guard let handle = FileHandle(forWritingAtPath: path) else { return }
+        handle.seekToEndOfFile()
+        handle.write(Data(line.utf8))
+        try? handle.close()
     }
 }
