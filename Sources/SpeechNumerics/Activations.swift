@@ -48,7 +48,12 @@ public enum Activations {
         var p = Float(0x1.0000F6p-0).addingProduct(t, 0x1.000000p-1)
         t = t * l
         p = l.addingProduct(t, p)
-        let e = Float(sign: .plus, exponent: Int(n.rounded(.down)), significand: p)
+        // e = p · 2^⌊n⌋. −126 ≤ n ≤ 0 above the cutoff, so ⌊n⌋ is truncation less one for a
+        // fraction, 2^⌊n⌋ a normal float built from its bits, and the product the correctly
+        // rounded value (as `Float(sign:exponent:significand:)` gives, without its generic code).
+        let truncated = Int32(n)
+        let exponent = truncated - (Float(truncated) != n ? 1 : 0)
+        let e = p * Float(bitPattern: UInt32(exponent + 127) << 23)
         let f = e / (e + 1)
         return x.bitPattern & 0x8000_0000 == 0 ? 1 - f : f
     }
