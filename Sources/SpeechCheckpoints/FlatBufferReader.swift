@@ -1,3 +1,5 @@
+import MappedFiles
+
 /// A bounds-checked reader of FlatBuffers binaries (the container of `.tflite` files).
 ///
 /// FlatBuffers basics: the file starts with a `u32` offset to the root table. A table starts
@@ -10,9 +12,14 @@
 /// `FlatBufferError` naming the offset and what was expected: a damaged file is reported,
 /// never read out of bounds.
 public struct FlatBufferReader: Sendable {
-    public let bytes: [UInt8]
+    /// The whole buffer: a file's mapping, or bytes held like one.
+    public let file: MappedFile
+    public var bytes: UnsafeRawBufferPointer { file.bytes }
 
-    public init(bytes: [UInt8]) { self.bytes = bytes }
+    /// Reads the mapped file in place.
+    public init(file: MappedFile) { self.file = file }
+
+    public init(bytes: [UInt8]) { file = MappedFile(copying: bytes, path: "") }
 
     public func check(_ offset: Int, _ size: Int, _ what: String) throws {
         guard offset >= 0, size >= 0, offset <= bytes.count - size else {

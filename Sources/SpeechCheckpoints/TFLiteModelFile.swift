@@ -1,4 +1,5 @@
 import Foundation
+import MappedFiles
 
 /// The parts of a TensorFlow Lite model file (`schema.fbs`, FlatBuffers, identifier "TFL3")
 /// that inference needs: subgraph 0's tensors with their constant data and quantization, its
@@ -41,7 +42,9 @@ public struct TFLiteModelFile: Sendable {
     }
 
     public let path: String
-    public let bytes: [UInt8]
+    /// The file's mapping; the tensors' constant data lies in it.
+    public let file: MappedFile
+    public var bytes: UnsafeRawBufferPointer { file.bytes }
     public let schemaVersion: Int
     public let tensors: [Tensor]
     public let operators: [Operator]
@@ -51,27 +54,37 @@ public struct TFLiteModelFile: Sendable {
     /// Reads and validates a `.tflite` file. Anything else (a scorer, a `.pb`, audio, a
     /// truncated download) is refused with a message that says what the file is.
     public init(path: String) throws {
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
+        // Mapped, not read: the int8 weights are used in place from the mapping
+        // (`int8Buffer`), so loading copies none of them.
+        let file: MappedFile
+        do { file = try MappedFile(path: path) } catch {
             var isDirectory: ObjCBool = false
             let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
-            throw ModelFileError(path: path, problem: !exists ? "no such file" : isDirectory.boolValue ? "it is a directory, not a model file" : "cannot read the file")
+            let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
+            guard exists, !isDirectory.boolValue, size == 0 else {
+                throw ModelFileError(path: path, problem: !exists ? "no such file" : isDirectory.boolValue ? "it is a directory, not a model file" : "cannot read the file")
+            }
+            file = MappedFile(copying: [], path: path)     // empty: refused below, as what it is
         }
-        let bytes = [UInt8](data)
-        var kind = ModelFileKind.sniff(bytes.prefix(64), fileSize: bytes.count)
+        var kind = ModelFileKind.sniff(file.bytes.prefix(64), fileSize: file.bytes.count)
         if kind == .unknown && path.lowercased().hasSuffix(".pbmm") { kind = .tensorFlowMemmapped }
         guard kind == .tflite else { throw ModelFileError(path: path, problem: kind.refusal) }
         do {
-            try self.init(path: path, bytes: bytes)
+            try self.init(path: path, file: file)
         } catch let error as FlatBufferError {
             throw ModelFileError(path: path, problem: "damaged or truncated TensorFlow Lite file: \(error)")
         }
     }
 
     init(path: String, bytes: [UInt8]) throws {
+        try self.init(path: path, file: MappedFile(copying: bytes, path: path))
+    }
+
+    init(path: String, file: MappedFile) throws {
         self.path = path
-        self.bytes = bytes
-        let reader = FlatBufferReader(bytes: bytes)
+        self.file = file
+        let reader = FlatBufferReader(file: file)
+        let bytes = file.bytes
         let model = try reader.root()
         schemaVersion = Int(try model.u32(0))
         let codes = try model.tables(1).map { code -> (Int, String?, Int) in
@@ -137,32 +150,37 @@ public struct TFLiteModelFile: Sendable {
     /// The operator that writes tensor `index`, if any.
     public func producer(of index: Int) -> Operator? { operators.first { $0.outputs.contains(index) } }
 
-    /// Constant data of a tensor as raw bytes.
-    public func rawData(_ tensor: Tensor) -> ArraySlice<UInt8> {
-        guard let range = tensor.data else { return [] }
-        return bytes[range]
+    /// Constant data of a tensor as raw bytes, in the mapping.
+    public func rawData(_ tensor: Tensor) -> UnsafeRawBufferPointer {
+        guard let range = tensor.data else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        return UnsafeRawBufferPointer(rebasing: bytes[range])
     }
 
     /// Constant FLOAT32 data, checked against the shape.
     public func floats(_ tensor: Tensor) throws -> [Float] {
         try requireType(tensor, .float32, elementSize: 4)
-        return rawData(tensor).withUnsafeBytes { raw in
-            (0..<tensor.elementCount).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
-        }
+        let raw = rawData(tensor)
+        return (0..<tensor.elementCount).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
     }
 
-    /// Constant INT8 data, checked against the shape.
+    /// Constant INT8 data, checked against the shape (a copy).
     public func int8s(_ tensor: Tensor) throws -> [Int8] {
+        Array(try int8Buffer(tensor))
+    }
+
+    /// Constant INT8 data in place in the mapping, checked against the shape: valid while
+    /// `file` is alive (keep it as the owner of anything that holds on to the pointer).
+    public func int8Buffer(_ tensor: Tensor) throws -> UnsafeBufferPointer<Int8> {
         try requireType(tensor, .int8, elementSize: 1)
-        return rawData(tensor).map { Int8(bitPattern: $0) }
+        let raw = rawData(tensor)
+        return UnsafeBufferPointer(start: raw.baseAddress?.assumingMemoryBound(to: Int8.self), count: raw.count)
     }
 
     /// Constant INT32 data, checked against the shape.
     public func int32s(_ tensor: Tensor) throws -> [Int32] {
         try requireType(tensor, .int32, elementSize: 4)
-        return rawData(tensor).withUnsafeBytes { raw in
-            (0..<tensor.elementCount).map { Int32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: Int32.self)) }
-        }
+        let raw = rawData(tensor)
+        return (0..<tensor.elementCount).map { Int32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: Int32.self)) }
     }
 
     /// The first string of a STRING tensor (TFLite's layout: `i32 count`, `i32 offsets[count+1]`,

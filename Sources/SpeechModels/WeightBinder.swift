@@ -68,7 +68,9 @@ struct WeightBinder {
         case .int8?:
             guard w.scales.count == 1 else { throw fail("weights '\(w.name)' have \(w.scales.count) scales; only per-tensor quantization is supported") }
             guard w.zeroPoints.allSatisfy({ $0 == 0 }) else { throw fail("weights '\(w.name)' have a non-zero zero point; expected symmetric int8") }
-            let matrix = HybridInt8Matrix(rows: units, columns: inputs, values: try file.int8s(w), scale: w.scales[0])
+            // Borrowed from the file's mapping, which the storage keeps alive.
+            let matrix = HybridInt8Matrix(rows: units, columns: inputs,
+                                          storage: WeightStorage(borrowing: try file.int8Buffer(w), owner: file.file), scale: w.scales[0])
             weights = precision == .int8Hybrid ? .hybrid(matrix) : .float(DenseFloatMatrix(rows: units, columns: inputs, values: matrix.dequantized()))
         case .float32?:
             weights = .float(DenseFloatMatrix(rows: units, columns: inputs, values: try file.floats(w)))

@@ -34,7 +34,7 @@ final class GoldenOutputsTests: XCTestCase {
         let column = try XCTUnwrap(layer2.columnSums.indices.max { layer2.columnSums[$0] < layer2.columnSums[$1] })
         let tflite = try TFLiteModelFile(path: modelPath)
         let weights = try XCTUnwrap(tflite.tensor(named: "layer_3/weights/transpose")?.data)
-        var bytes = tflite.bytes
+        var bytes = Array(tflite.bytes)
         let offset = weights.lowerBound + 5 * 2048 + column       // row 5, the active column
         bytes[offset] = UInt8(bitPattern: Int8(clamping: Int(Int8(bitPattern: bytes[offset])) + 8))
         let perturbedPath = FileManager.default.temporaryDirectory.appendingPathComponent("perturbed-\(getpid()).tflite").path
