@@ -29,20 +29,20 @@ public struct HybridInt8Matrix: Sendable {
     /// `Σ_{k ∈ columns} q[u][k]` for every unit, worked out on first use and kept (the
     /// AVX-512 VNNI kernel needs them; see `VNNITiles`).
     public func columnSums(_ columns: Range<Int>) -> [Int32] {
-        derived.sums(columns) {
+        derived.sums.value(columns) {
             Int8Products.columnSumsOf(weights: storage.buffer.baseAddress! + columns.lowerBound, units: rows,
                                       weightStride: self.columns, depth: columns.count)
-        }
+        }!
     }
     private let derived: DerivedWeights
 
     /// The columns `columns` packed for the one-row VNNI kernel (see `PackedInt8Matrix`),
     /// made on first use and kept: a copy of that part of the weights.
     public func packed(_ columns: Range<Int>) -> PackedInt8Matrix {
-        derived.packed(columns) {
+        derived.packed.value(columns) {
             PackedInt8Matrix(weights: storage.buffer.baseAddress! + columns.lowerBound, units: rows,
                              weightStride: self.columns, depth: columns.count)
-        }
+        }!
     }
 
     /// `scale · q` as float, `[rows][columns]`.
@@ -51,29 +51,9 @@ public struct HybridInt8Matrix: Sendable {
 
 /// Values derived from one matrix's weights on first use (column sums, packed copies), shared
 /// by every copy of the matrix and every stream.
-private final class DerivedWeights: @unchecked Sendable {
-    // @unchecked: the dictionaries are only touched under `lock`.
-    private let lock = NSLock()
-    private var sums: [Range<Int>: [Int32]] = [:]
-    private var packed: [Range<Int>: PackedInt8Matrix] = [:]
-
-    func sums(_ columns: Range<Int>, compute: () -> [Int32]) -> [Int32] {
-        lock.lock()
-        defer { lock.unlock() }
-        if let s = sums[columns] { return s }
-        let s = compute()
-        sums[columns] = s
-        return s
-    }
-
-    func packed(_ columns: Range<Int>, compute: () -> PackedInt8Matrix) -> PackedInt8Matrix {
-        lock.lock()
-        defer { lock.unlock() }
-        if let p = packed[columns] { return p }
-        let p = compute()
-        packed[columns] = p
-        return p
-    }
+private final class DerivedWeights: Sendable {
+    let sums = LockedCache<Range<Int>, [Int32]>()
+    let packed = LockedCache<Range<Int>, PackedInt8Matrix>()
 }
 
 /// TensorFlow Lite's hybrid fully-connected kernel (FULLY_CONNECTED version 3, symmetric

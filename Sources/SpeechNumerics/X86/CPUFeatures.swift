@@ -1,3 +1,5 @@
+import Foundation
+
 /// What this CPU and operating system support, asked of the CPU itself (`cpuid`, and
 /// `xgetbv` for the register state the OS saves on a context switch: a CPU may have
 /// AVX-512 units that the kernel has not enabled, and using them then traps).
@@ -40,19 +42,10 @@ public struct CPUFeatures: Sendable, Equatable, CustomStringConvertible {
                 let r = probe.cpuid(leaf, 0)
                 for v in [r.eax, r.ebx, r.ecx, r.edx] { for i in 0..<4 { bytes.append(UInt8(truncatingIfNeeded: v >> (8 * UInt32(i)))) } }
             }
-            features.brand = String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self).trimmingCharacters(in: " ")
+            features.brand = String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self).trimmingCharacters(in: .whitespaces)
         }
         #endif
         return features
-    }
-}
-
-private extension String {
-    func trimmingCharacters(in set: Character) -> String {
-        var s = Substring(self)
-        while s.first == set { s.removeFirst() }
-        while s.last == set { s.removeLast() }
-        return String(s)
     }
 }
 

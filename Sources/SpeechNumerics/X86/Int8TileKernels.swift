@@ -17,44 +17,31 @@ struct Int8TileShape: Hashable, Sendable {
     /// Bytes the weight pointer moves per block: the block size for row-major weights, or
     /// `units · 64` for weights packed tile by tile (`PackedInt8Matrix`).
     var blockAdvance: Int
-
-    init(units: Int, rows: Int, depth: Int, weightStride: Int, inputStride: Int, blockAdvance: Int) {
-        self.units = units
-        self.rows = rows
-        self.depth = depth
-        self.weightStride = weightStride
-        self.inputStride = inputStride
-        self.blockAdvance = blockAdvance
-    }
 }
 
 typealias Int8TileFunction = @convention(c) (UnsafePointer<Int8>, UnsafePointer<Int8>, UnsafeMutablePointer<Int32>) -> Void
 
 /// Generated tiles, made once per (instruction set, shape) for the life of the process.
-final class Int8TileCache: @unchecked Sendable {
-    // @unchecked: `tiles` is only touched under `lock`.
-    private let lock = NSLock()
-    private var tiles: [Int8TileShape: ExecutableCode] = [:]
-    private let generate: (Int8TileShape) -> [UInt8]
-
+final class Int8TileCache: Sendable {
+    private let tiles = LockedCache<Int8TileShape, ExecutableCode>()
+    private let generate: @Sendable (Int8TileShape) -> [UInt8]
     private let name: String
 
-    init(name: String, generate: @escaping (Int8TileShape) -> [UInt8]) {
+    init(name: String, generate: @escaping @Sendable (Int8TileShape) -> [UInt8]) {
         self.name = name
         self.generate = generate
     }
 
     /// The tile for `shape`, or nil where executable memory is refused.
     func tile(_ shape: Int8TileShape) -> Int8TileFunction? {
-        lock.lock()
-        defer { lock.unlock() }
-        if let code = tiles[shape] { return unsafeBitCast(code.entry, to: Int8TileFunction.self) }
-        let bytes = generate(shape)
-        guard let code = ExecutableCode(bytes) else { return nil }
-        tiles[shape] = code
-        PerfMap.record(code.entry, size: bytes.count,
-                       name: "\(name)_\(shape.units)x\(shape.rows)_k\(shape.depth)_ws\(shape.weightStride)_xs\(shape.inputStride)_adv\(shape.blockAdvance)")
-        return unsafeBitCast(code.entry, to: Int8TileFunction.self)
+        let code = tiles.value(shape) {
+            let bytes = generate(shape)
+            guard let code = ExecutableCode(bytes) else { return nil }
+            PerfMap.record(code.entry, size: bytes.count,
+                           name: "\(name)_\(shape.units)x\(shape.rows)_k\(shape.depth)_ws\(shape.weightStride)_xs\(shape.inputStride)_adv\(shape.blockAdvance)")
+            return code
+        }
+        return code.map { unsafeBitCast($0.entry, to: Int8TileFunction.self) }
     }
 }
 
@@ -179,7 +166,7 @@ enum AVX2Tiles {
         return a.bytes
     }
 
-    /// One row: 12 weight rows per input block; 2–4 rows: as many units as the registers allow.
+    /// One row: 13 weight rows per input block; 2–4 rows: as many units as the registers allow.
     static func tiling(rows: Int) -> (units: Int, rows: Int) {
         let r = min(rows, 4)
         return ((registers - 2 - r) / r, r)
@@ -195,7 +182,7 @@ enum PerfMap {
         guard enabled else { return }
         let line = "\(String(UInt(bitPattern: address), radix: 16)) \(String(size, radix: 16)) \(name)\n"
         let path = "/tmp/perf-\(ProcessInfo.processInfo.processIdentifier).map"
-        if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
         guard let handle = FileHandle(forWritingAtPath: path) else { return }
         handle.seekToEndOfFile()
         handle.write(Data(line.utf8))
