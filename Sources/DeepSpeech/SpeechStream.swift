@@ -79,6 +79,9 @@ public struct SpeechStream: Sendable {
 
     /// Feeds mono samples at the model's rate, floats in [-1, 1). Any chunk size works,
     /// including 0 and 1; the result does not depend on how the audio is split into calls.
+    /// Samples outside [-1, 1] are clipped (as converting to 16-bit PCM would) and NaN is
+    /// taken as silence, so no input can poison the stream's state; file readers refuse
+    /// non-finite samples before they get here.
     public mutating func feed(_ samples: [Float]) {
         samples.withUnsafeBufferPointer { feed($0) }
     }
@@ -94,14 +97,14 @@ public struct SpeechStream: Sendable {
     public mutating func feed(_ samples: UnsafeBufferPointer<Float>) {
         samplesFed += samples.count
         guard let features = model.features else {
-            utterance.append(contentsOf: samples)
+            utterance.append(contentsOf: samples.lazy.map(Self.clipped))
             return
         }
         let windowLength = features.windowLength, step = features.stepLength
         var offset = 0
         while offset < samples.count {
             let n = min(windowLength - windowFill, samples.count - offset)
-            for i in 0..<n { window[windowFill + i] = samples[offset + i] }
+            for i in 0..<n { window[windowFill + i] = Self.clipped(samples[offset + i]) }
             windowFill += n
             offset += n
             if windowFill == windowLength {
@@ -111,6 +114,11 @@ public struct SpeechStream: Sendable {
                 windowFill = windowLength - step
             }
         }
+    }
+
+    /// `value` clipped to [-1, 1]; NaN becomes 0.
+    @inline(__always) static func clipped(_ value: Float) -> Float {
+        value.isNaN ? 0 : min(max(value, -1), 1)
     }
 
     // MARK: - Results

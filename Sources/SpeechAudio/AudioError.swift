@@ -14,6 +14,9 @@ public struct AudioError: Error, CustomStringConvertible, Sendable, Equatable {
         case unsupported(String)
         /// The header is valid but there are no sample frames.
         case noSamples
+        /// A sample is not a number (NaN or ±infinity) in a floating-point file; the text says
+        /// which one and where.
+        case nonFiniteSample(String)
         /// A caller asked for something impossible (a zero sample rate, say).
         case invalidArgument(String)
     }
@@ -35,6 +38,7 @@ public struct AudioError: Error, CustomStringConvertible, Sendable, Equatable {
         case .notAudio(let what): return "\(path): not an audio file (\(what))"
         case .unsupported(let why): return "\(path): unsupported audio format (\(why))"
         case .noSamples: return "\(path): the audio file contains no samples"
+        case .nonFiniteSample(let which): return "\(path): invalid audio: \(which)"
         case .invalidArgument(let why): return "\(path): \(why)"
         }
     }

@@ -32,6 +32,13 @@ public final class AudioFileStream: AudioSource {
     public let isPCM16: Bool
     private let file: OpaquePointer
     private var shorts: [Int16] = []
+    /// Frames returned so far (to say where a bad sample is).
+    private var framesRead = 0
+
+    /// The most channels a file may declare (libsndfile itself allows 1024).
+    public static let maximumChannels = 64
+    /// The sample rates a file may declare.
+    public static let sampleRates = 1000...768_000
 
     public init(path: String) throws {
         try AudioFileReader.preflight(path: path)
@@ -40,9 +47,11 @@ public final class AudioFileStream: AudioSource {
             let message = String(cString: sf_strerror(nil))
             throw AudioError(path: path, problem: .notAudio("libsndfile: \(message)"))
         }
-        guard info.channels > 0, info.samplerate > 0 else {
+        // Buffers are sized from these, so implausible values are refused before any allocation.
+        guard (1...Self.maximumChannels).contains(Int(info.channels)), Self.sampleRates.contains(Int(info.samplerate)) else {
             sf_close(file)
-            throw AudioError(path: path, problem: .unsupported("header reports \(info.channels) channels at \(info.samplerate) Hz"))
+            throw AudioError(path: path, problem: .unsupported(
+                "header reports \(info.channels) channels at \(info.samplerate) Hz; expected 1-\(Self.maximumChannels) channels at \(Self.sampleRates.lowerBound)-\(Self.sampleRates.upperBound) Hz"))
         }
         self.file = file
         name = path
@@ -72,7 +81,29 @@ public final class AudioFileStream: AudioSource {
             throw AudioError(path: name, problem: .unsupported("libsndfile: \(String(cString: sf_strerror(file)))"))
         }
         out.removeLast(out.count - max(0, got) * channels)
+        if !isPCM16 { try checkAndClip(&out) }
+        framesRead += max(0, got)
         return out
+    }
+
+    /// Floating-point (and 32-bit integer, which libsndfile may scale past 1) samples are
+    /// clipped to [-1, 1], as a conversion to 16-bit PCM clips them; NaN and ±infinity have
+    /// no value to clip to, and are refused with their position rather than turned into a
+    /// transcript of noise.
+    private func checkAndClip(_ samples: inout [Float]) throws {
+        for i in samples.indices {
+            let value = samples[i]
+            if value.isFinite {
+                if value > 1 { samples[i] = 1 } else if value < -1 { samples[i] = -1 }
+                continue
+            }
+            let frame = framesRead + i / channels
+            let seconds = Double(frame) / Double(sampleRate)
+            let what = value.isNaN ? "NaN" : (value < 0 ? "-infinity" : "infinity")
+            let channel = channels > 1 ? ", channel \(i % channels + 1)" : ""
+            throw AudioError(path: name, problem: .nonFiniteSample(
+                "sample frame \(frame)\(channel) (at \(String(format: "%.3f", seconds)) s) is \(what)"))
+        }
     }
 }
 

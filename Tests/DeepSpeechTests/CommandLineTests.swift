@@ -53,12 +53,16 @@ final class CommandLineTests: XCTestCase {
 
     func testErrorsAreOneLineOnStderrWithNothingOnStdout() throws {
         let model = try Fixtures.releasedModelPath()
+        var floats = [Float](repeating: 0.1, count: 16000)
+        floats[8000] = .nan
+        let nanWAV = try WAVWriter.temporaryFile(WAVWriter.float32(floats, sampleRate: 16000), name: "cli-nan.wav")
         let cases: [([String], String)] = [
             (["--model", Fixtures.sharedData.appendingPathComponent("deepspeech-smoke-test/pruned_lm.scorer").path, "--audio", "Fixtures/clips/hy-01.wav"], "scorer"),
             (["--model", "Fixtures/clips/hy-01.wav", "--audio", "Fixtures/clips/hy-01.wav"], "audio"),
             (["--model", model, "--audio", "/nonexistent.wav"], "/nonexistent.wav"),
             (["--model", model, "--audio", "Package.swift"], "Package.swift"),
             (["--model", model, "--audio", "Fixtures/clips/hy-01.wav", "--beam_width", "0"], "beam_width"),
+            (["--model", model, "--audio", nanWAV], "\(nanWAV): invalid audio: sample frame 8000 (at 0.500 s) is NaN"),
         ]
         for (arguments, expected) in cases {
             let run = try deepspeech(arguments)

@@ -28,6 +28,23 @@ final class SpeechModelTests: XCTestCase {
         _ = model.transcribe((0..<8000).map { Float(sin(Double($0))) })
     }
 
+    /// Issue 16: samples fed through the API that are NaN or far beyond full scale cannot
+    /// poison the stream: they decode exactly as silence and full-scale samples do.
+    func testNonFiniteAndHugeSamplesDecodeAsSilenceAndFullScale() throws {
+        let model = try SpeechModel(path: Fixtures.releasedModelPath())
+        let clean = try ModelInput.load(path: Fixtures.clips.appendingPathComponent("hy-03.wav").path, sampleRate: 16000)
+        var hostile = clean, expected = clean
+        for i in stride(from: 100, to: clean.count, by: 997) {
+            hostile[i] = [Float.nan, .infinity, -.infinity, 1e30][i % 4]
+            expected[i] = [0, 1, -1, 1][i % 4]
+        }
+        let got = try model.transcribeWithMetadata(hostile)
+        let want = try model.transcribeWithMetadata(expected)
+        XCTAssertEqual(got.text, want.text)
+        XCTAssertEqual(got.candidates.first?.confidence, want.candidates.first?.confidence)
+        XCTAssertTrue(got.candidates.first?.confidence.isFinite ?? false)
+    }
+
     func testWrongFilesAsModelGetClearErrors() throws {
         let cases: [(String, String)] = [
             (Fixtures.sharedData.appendingPathComponent("deepspeech-smoke-test/pruned_lm.scorer").path, "scorer"),

@@ -35,6 +35,34 @@ final class AudioFileReaderTests: XCTestCase {
         XCTAssertEqual(peak, 0.4, accuracy: 0.002)
     }
 
+    /// Issue 16: a float WAV with one NaN or infinite sample is refused with its position, and
+    /// finite samples beyond full scale are clipped as a conversion to 16-bit PCM clips them.
+    func testNonFiniteFloatSamplesAreRefusedAndHugeOnesClipped() throws {
+        var samples = [Float](repeating: 0.25, count: 20000)
+        samples[10] = 1e30
+        samples[11] = -3
+        let clipped = try AudioFileReader.read(path: WAVWriter.temporaryFile(
+            WAVWriter.float32(samples, sampleRate: 16000), name: "loud.wav"))
+        XCTAssertEqual(Array(clipped.samples[9...12]), [0.25, 1, -1, 0.25])
+        XCTAssertEqual(clipped.samples.count, 20000)
+
+        for (value, word) in [(Float.nan, "NaN"), (.infinity, "infinity"), (-.infinity, "-infinity")] {
+            var bad = samples
+            bad[17000] = value   // in the second 16384-frame block: the position counts earlier blocks
+            let path = try WAVWriter.temporaryFile(WAVWriter.float32(bad, sampleRate: 16000), name: "nonfinite.wav")
+            XCTAssertThrowsError(try AudioFileReader.read(path: path), word) { error in
+                XCTAssertEqual("\(error)", "\(path): invalid audio: sample frame 17000 (at 1.062 s) is \(word)")
+            }
+        }
+        // Stereo: the channel is named too.
+        var stereo = [Float](repeating: 0, count: 200)
+        stereo[51] = .nan
+        let path = try WAVWriter.temporaryFile(WAVWriter.float32(stereo, sampleRate: 8000, channels: 2), name: "nan-stereo.wav")
+        XCTAssertThrowsError(try AudioFileReader.read(path: path)) { error in
+            XCTAssertTrue("\(error)".hasSuffix("sample frame 25, channel 2 (at 0.003 s) is NaN"), "\(error)")
+        }
+    }
+
     func testEveryBadInputGetsAOneLineErrorNamingTheFile() throws {
         let cases: [(String, Data, String)] = [
             ("empty.wav", Data(), "empty"),
@@ -44,6 +72,9 @@ final class AudioFileReaderTests: XCTestCase {
             ("truncated.wav", WAVWriter.pcm16([Int16](repeating: 100, count: 1000), sampleRate: 16000).prefix(600), "truncated"),
             ("header-only.wav", WAVWriter.pcm16([], sampleRate: 16000), "no samples"),
             ("short-riff.wav", Data(Array("RIFF".utf8) + [0, 0, 0, 0] + Array("WAVE".utf8)), "truncated"),
+            // Header fields that would size buffers are checked before any allocation.
+            ("1000-channels.wav", WAVWriter.pcm16([Int16](repeating: 1, count: 4000), sampleRate: 16000, channels: 1000), "1000 channels"),
+            ("3-hz.wav", WAVWriter.pcm16([Int16](repeating: 1, count: 4000), sampleRate: 3), "at 3 Hz"),
         ]
         for (name, data, expected) in cases {
             let path = try WAVWriter.temporaryFile(data, name: name)
