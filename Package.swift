@@ -6,18 +6,26 @@
 //   TensorFlowCheckpoints and PyTorchCheckpoints extend; kernels from SpeechNumerics)
 //   -> SpeechDecoding (language models from SpeechLanguageModel) -> DeepSpeech (public API)
 //   -> deepspeech (CLI). MappedFiles is the read-only mmap every file reader shares.
+// SpeechServer (HTTP, WebSocket and Wyoming routes on one shared model) is the only target that
+// depends on a server framework; the CLI's `serve` uses it, the DeepSpeech library does not.
 // The underscored targets are system-library shims for Debian's -dev packages, not API.
 import PackageDescription
 
 let package = Package(
     name: "swift-deepspeech",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v14)],
     products: [
         .library(name: "DeepSpeech", targets: ["DeepSpeech"]),
         .executable(name: "deepspeech", targets: ["deepspeech"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // Only for the SpeechServer target.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.20.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
     targets: [
         // C shims (Debian: libopenblas-dev, libfftw3-dev, libsndfile1-dev).
@@ -52,9 +60,20 @@ let package = Package(
         // 5. Public API (umbrella): load a model, transcribe samples or files.
         .target(name: "DeepSpeech",
                 dependencies: ["SpeechAudio", "SpeechFeatures", "SpeechNumerics", "SpeechModels", "SpeechDecoding"]),
-        // 6. Command-line client.
+        // 6. Serving: OpenAI, whisper.cpp, Rhasspy, deepspeech-server, deepspeech.pytorch and
+        //    SINGA-Auto HTTP routes, a WebSocket stream and the Wyoming protocol.
+        .target(name: "SpeechServer", dependencies: [
+            "DeepSpeech",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        // 7. Command-line client.
         .executableTarget(name: "deepspeech", dependencies: [
-            "DeepSpeech", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "DeepSpeech", "SpeechServer", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // Benchmarks live outside Sources/ and are not a dependency of anything.
@@ -76,5 +95,6 @@ let package = Package(
         .testTarget(name: "SpeechDecodingTests", dependencies: ["SpeechDecoding", "TestSupport"]),
         .testTarget(name: "SpeechLanguageModelTests", dependencies: ["SpeechLanguageModel", "TestSupport"]),
         .testTarget(name: "DeepSpeechTests", dependencies: ["DeepSpeech", "TestSupport"]),
+        .testTarget(name: "SpeechServerTests", dependencies: ["SpeechServer", "TestSupport"]),
     ]
 )

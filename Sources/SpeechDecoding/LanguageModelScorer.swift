@@ -27,7 +27,7 @@ public struct LanguageModelScorer: PrefixScorer, Equatable {
     public private(set) var alpha: Double
     public private(set) var beta: Double
     /// Words and their boosts (Coqui: `AddHotWord`); added to ln P_LM inside the alpha term.
-    public let hotWords: [String: Float]
+    public private(set) var hotWords: [String: Float]
 
     /// The reference's stand-in for ln P of an n-gram with an out-of-vocabulary word.
     public static let outOfVocabularyScore = -1000.0
@@ -83,6 +83,14 @@ public struct LanguageModelScorer: PrefixScorer, Equatable {
         self.alpha = alpha ?? LegacyTrieFile.defaultAlpha
         self.beta = beta ?? LegacyTrieFile.defaultBeta
         self.hotWords = hotWords
+    }
+
+    /// The same scorer with `extra` hot words added (a boost given here replaces the
+    /// scorer's own for that word); the language model and vocabulary are shared, not copied.
+    public func addingHotWords(_ extra: [String: Float]) -> Self {
+        var copy = self
+        copy.hotWords.merge(extra) { _, new in new }
+        return copy
     }
 
     public var beamCutoffMargin: Double { max(0, beta) }

@@ -3,13 +3,13 @@ import DeepSpeech
 import Foundation
 
 @main
-struct DeepSpeechCommand: ParsableCommand {
+struct DeepSpeechCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "deepspeech",
         abstract: "Speech to text with Mozilla DeepSpeech 0.7-0.9, Coqui STT 1.x and deepspeech.pytorch DeepSpeech2 models, in pure Swift.",
         discussion: "Without a subcommand, deepspeech transcribes: `deepspeech --audio clip.wav` is `deepspeech transcribe --audio clip.wav`.",
         version: Transcribe.version,
-        subcommands: [Transcribe.self, Inspect.self, Convert.self, Golden.self, ScorerCommand.self, LMCommand.self],
+        subcommands: [Transcribe.self, Serve.self, Inspect.self, Convert.self, Golden.self, ScorerCommand.self, LMCommand.self],
         defaultSubcommand: Transcribe.self)
 }
 
@@ -180,21 +180,8 @@ struct Transcribe: ParsableCommand {
     }
 
     /// `--hot_words "word:boost,word:boost"` as a dictionary.
-    func parsedHotWords() throws -> [String: Float] {
-        guard let hotWords else { return [:] }
-        var result: [String: Float] = [:]
-        for item in hotWords.split(separator: ",") {
-            guard let colon = item.lastIndex(of: ":"), let boost = Float(item[item.index(after: colon)...]), boost.isFinite,
-                  !item[..<colon].isEmpty else {
-                throw ValidationError("--hot_words takes word:boost pairs separated by commas, e.g. \"hello:5,world:2.5\" (got '\(item)')")
-            }
-            result[String(item[..<colon])] = boost
-        }
-        return result
-    }
+    func parsedHotWords() throws -> [String: Float] { try parseHotWords(hotWords) }
 
-    /// Feeds the source in chunks of `milliseconds` (of source audio) and decodes after each,
-    /// as the reference client's `--stream` does.
     func transcribeInChunks(_ source: any AudioSource, model: SpeechModel, options: DecodingOptions, milliseconds: Int,
                             output: OutputWriter) throws -> (final: Transcription, intermediate: [String]) {
         var input = ModelInputStream(source: source, sampleRate: model.sampleRate)
@@ -234,6 +221,20 @@ struct Transcribe: ParsableCommand {
 struct CLIError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+/// `--hot_words word:boost,…` as a dictionary.
+func parseHotWords(_ hotWords: String?) throws -> [String: Float] {
+    guard let hotWords else { return [:] }
+    var result: [String: Float] = [:]
+    for item in hotWords.split(separator: ",") {
+        guard let colon = item.lastIndex(of: ":"), let boost = Float(item[item.index(after: colon)...]), boost.isFinite,
+              !item[..<colon].isEmpty else {
+            throw ValidationError("--hot_words takes word:boost pairs separated by commas, e.g. \"hello:5,world:2.5\" (got '\(item)')")
+        }
+        result[String(item[..<colon])] = boost
+    }
+    return result
 }
 
 func log(_ message: String) {
