@@ -205,7 +205,7 @@ struct HTTPRoutes: Sendable {
 }
 
 /// Compares two secrets in time that depends only on their lengths.
-func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+public func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
     var difference = UInt8(a.count == b.count ? 0 : 1)
     for i in 0..<max(a.count, b.count) {
         difference |= (i < a.count ? a[i] : 0) ^ (i < b.count ? b[i] : 0)
