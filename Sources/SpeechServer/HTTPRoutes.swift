@@ -12,6 +12,7 @@ import DeepSpeech
 /// | `POST /stt` | deepspeech-server | audio body | text |
 /// | `POST /transcribe` | deepspeech.pytorch server | multipart `file` | `{"status", "transcription"}` |
 /// | `POST /predict` | SINGA-Auto predictor | `{"query": b64}` or `{"queries": [b64, …]}` | `{"prediction"}` / `{"predictions"}` |
+/// | `GET /v1/models` | OpenAI API clients | | the one model |
 /// | `GET /healthz`, `GET /metrics` | probes, Prometheus | | |
 struct HTTPRoutes: Sendable {
     let service: TranscriptionService
@@ -29,6 +30,12 @@ struct HTTPRoutes: Sendable {
                 let text = service.metrics.render(queueDepth: await service.pool.queueDepth, busyWorkers: await service.pool.busy,
                                                   workers: service.pool.workers)
                 return Self.response(.ok, text, type: "text/plain; version=0.0.4")
+            }
+        }
+        router.get("/v1/models") { request, _ in
+            await respond("openai_models", request, style: .openAI) {
+                let model: [String: Any] = ["id": configuration.modelName, "object": "model", "created": 0, "owned_by": "swift-deepspeech"]
+                return Self.response(.ok, JSONText.encode(["object": "list", "data": [model]]), type: "application/json")
             }
         }
         router.post("/v1/audio/transcriptions") { request, _ in
