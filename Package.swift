@@ -82,6 +82,8 @@ let package = Package(
                           path: "Benchmarks/DeepSpeechBenchmark"),
         .executableTarget(name: "StreamingBenchmark", dependencies: ["DeepSpeech", "BenchmarkSupport"],
                           path: "Benchmarks/StreamingBenchmark"),
+        .executableTarget(name: "CapacityBenchmark", dependencies: ["DeepSpeech", "BenchmarkSupport"],
+                          path: "Benchmarks/CapacityBenchmark"),
 
         // Shared by the test targets: .npy reader, fixture paths, difference helpers.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
