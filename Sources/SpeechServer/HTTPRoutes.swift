@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOCore
 import DeepSpeech
 
 /// The HTTP routes: one per client family, all on the shared ``TranscriptionService``.
@@ -25,6 +26,7 @@ struct HTTPRoutes: Sendable {
         router.get("/healthz") { _, _ in
             Self.response(.ok, JSONText.encode(["status": "ok", "model": configuration.modelName]), type: "application/json")
         }
+        router.head("/healthz") { _, _ in Response(status: .ok) }
         router.get("/metrics") { request, _ in
             await respond("metrics", request, style: .plain) {
                 let text = service.metrics.render(queueDepth: await service.pool.queueDepth, busyWorkers: await service.pool.busy,
@@ -149,6 +151,8 @@ struct HTTPRoutes: Sendable {
             let buffer = try await request.body.collect(upTo: limit)
             return Array(buffer.readableBytesView)
         } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw ServerError.tooLarge("the body is larger than the \(limit) bytes this server accepts (--max-body-mb)")
+        } catch is NIOTooManyBytesError {
             throw ServerError.tooLarge("the body is larger than the \(limit) bytes this server accepts (--max-body-mb)")
         }
     }

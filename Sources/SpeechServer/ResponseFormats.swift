@@ -28,8 +28,10 @@ public enum TranscriptResponseFormat: String, Sendable, CaseIterable {
     /// - Parameter language: the model's language, reported by `verbose_json`.
     public func render(_ result: ServedTranscription, language: String) -> String {
         let candidate = result.transcription.candidates.first
+        // Cues join every word, empty ones too, so a double space stays as the CLI prints it;
+        // the word list leaves the empty ones out.
+        let cues = SubtitleCue.cues(from: candidate?.words ?? [], until: result.audioSeconds)
         let words = candidate?.words.filter { !$0.word.isEmpty } ?? []
-        let cues = SubtitleCue.cues(from: words, until: result.audioSeconds)
         switch self {
         case .json:
             return JSONText.encode(["text": result.text])

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import HummingbirdWebSocket
 import Logging
 import NIOCore
@@ -28,8 +29,10 @@ public struct SpeechServer: Sendable {
 
         let router = Router()
         if let origin = configuration.corsOrigin {
-            router.add(middleware: CORSMiddleware(allowOrigin: origin == "*" ? .all : .custom(origin)))
+            let allowed: CORSMiddleware<BasicRequestContext>.AllowOriginExtended = origin == "*" ? .all : .custom(origin)
+            router.add(middleware: CORSMiddleware(allowOrigin: allowed))
         }
+        router.add(middleware: JSONErrorMiddleware())
         HTTPRoutes(service: service).register(on: router)
         let streaming = StreamingRoute(service: service)
         router.get(RouterPath(StreamingRoute.path)) { request, _ in streaming.plainRequest(request) }
@@ -38,9 +41,14 @@ public struct SpeechServer: Sendable {
         let host = configuration.host
         let app = Application(
             router: router,
-            server: .http1WebSocketUpgrade(
-                configuration: .init(http1: .init(idleTimeout: idle), ws: .init(maxFrameSize: 4 << 20)),
-                shouldUpgrade: { request, _, _ in streaming.shouldUpgrade(request) }),
+            server: HTTPServerBuilder { responder in
+                HeadDeadlineChannel(
+                    inner: HTTP1WebSocketUpgradeChannel(
+                        responder: responder,
+                        configuration: .init(http1: .init(idleTimeout: idle), ws: .init(maxFrameSize: 4 << 20)),
+                        shouldUpgrade: { request, _, _ in streaming.shouldUpgrade(request) }),
+                    limit: idle)
+            },
             configuration: .init(address: .hostname(host, port: configuration.port), serverName: "swift-deepspeech"),
             onServerRunning: { channel in log("listening on http://\(host):\(channel.localAddress?.port ?? configuration.port)") },
             logger: logger)
@@ -53,5 +61,21 @@ public struct SpeechServer: Sendable {
         let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [],
                                  logger: logger)
         try await group.run()
+    }
+}
+
+/// Errors the router itself raises (no such route: 404) answered in the same JSON shape as
+/// the routes' own.
+struct JSONErrorMiddleware: RouterMiddleware {
+    typealias Context = BasicRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as HTTPError {
+            let message = error.status == .notFound ? "no route \(request.method) \(request.uri.path)" : (error.body ?? error.status.reasonPhrase)
+            let failure = ServerError(error.status, message, cause: "http")
+            return HTTPRoutes.response(error.status, JSONText.encode(failure.openAIBody), type: "application/json")
+        }
     }
 }

@@ -10,6 +10,8 @@ import DeepSpeech
 ///   URL; default the model's rate);
 /// - binary messages: 16-bit little-endian mono PCM, any size; each is answered with
 ///   `{"partial": "…"}`;
+/// - with `--api-key`, the key goes in `Authorization: Bearer` or `?api_key=`; a wrong one gets
+///   the JSON error as a message and close code 1008 (policy violation);
 /// - text `{"eof": 1}`: answered with `{"text", "result": [{"word", "start", "end", "conf"}],
 ///   "confidence"}`, then the server closes. DeepSpeech gives no per-word confidence, so
 ///   `conf` is always 1.0; `confidence` is the decoder's score for the whole transcript.
@@ -21,16 +23,21 @@ struct StreamingRoute: Sendable {
         let components = URLComponents(string: request.path ?? "")
         guard components?.path == Self.path else { return .dontUpgrade }
         let query = Dictionary((components?.queryItems ?? []).map { ($0.name, $0.value ?? "") }) { a, _ in a }
+        var authorized = true
         if let key = service.configuration.apiKey {
             let header = request.headerFields[.authorization] ?? ""
             let token = header.lowercased().hasPrefix("bearer ") ? String(header.dropFirst(7)) : (query["api_key"] ?? "")
-            guard constantTimeEquals(Array(token.utf8), Array(key.utf8)) else {
-                service.metrics.error(cause: ServerError.unauthorized.cause)
-                return .dontUpgrade   // the HTTP route answers 401
-            }
+            authorized = constantTimeEquals(Array(token.utf8), Array(key.utf8))
         }
         let rate = query["sample_rate"].flatMap { Int($0) } ?? service.model.sampleRate
+        let isAuthorized = authorized
         return .upgrade([:]) { inbound, outbound, _ in
+            guard isAuthorized else {
+                // Hummingbird answers a refused upgrade with a bare 400, so a wrong key is told
+                // over the socket instead: the OpenAI-shaped error, then close code 1008.
+                await refuse(outbound, ServerError.unauthorized)
+                return
+            }
             await run(inbound: inbound, outbound: outbound, sampleRate: rate)
         }
     }
@@ -41,6 +48,13 @@ struct StreamingRoute: Sendable {
         var failure = ServerError(.upgradeRequired, "\(Self.path) is a WebSocket: connect with a WebSocket client", cause: "bad_request")
         do { try routes.authorize(request) } catch { failure = .unauthorized }
         return routes.errorResponse(failure, style: .openAI)
+    }
+
+    func refuse(_ outbound: WebSocketOutboundWriter, _ failure: ServerError) async {
+        service.metrics.error(cause: failure.cause)
+        service.metrics.request(route: "websocket", status: Int(failure.status.code))
+        try? await outbound.write(.text(JSONText.encode(failure.openAIBody)))
+        try? await outbound.close(.policyViolation, reason: failure.code)
     }
 
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, sampleRate: Int) async {
