@@ -20,10 +20,15 @@ struct Serve: AsyncParsableCommand {
           GET  /healthz, GET /metrics    health probe; Prometheus metrics
           Wyoming (Home Assistant)       on --wyoming-port: describe, transcribe, audio-start/chunk/stop
 
-        Clients:
-          curl -F file=@clip.wav http://127.0.0.1:8080/v1/audio/transcriptions
-          OpenAI(base_url="http://127.0.0.1:8080/v1", api_key="-").audio.transcriptions.create(model="deepspeech", file=f)
-          curl --data-binary @clip.wav http://127.0.0.1:8080/api/speech-to-text
+        One command per client (server on 127.0.0.1:8080):
+          OpenAI:       OpenAI(base_url="http://127.0.0.1:8080/v1", api_key="-").audio.transcriptions.create(model="deepspeech", file=open("clip.wav", "rb"))
+          whisper.cpp:  curl -F file=@clip.wav -F response_format=json http://127.0.0.1:8080/inference
+          Rhasspy:      curl --data-binary @clip.wav http://127.0.0.1:8080/api/speech-to-text
+          deepspeech-server: curl --data-binary @clip.wav http://127.0.0.1:8080/stt
+          deepspeech.pytorch: curl -F file=@clip.wav http://127.0.0.1:8080/transcribe
+          SINGA-Auto:   curl -d "{\"query\": \"$(base64 -w0 clip.wav)\"}" http://127.0.0.1:8080/predict
+          WebSocket:    python3 examples/websocket_stream.py clip.wav ws://127.0.0.1:8080/v1/stream
+          Wyoming:      Home Assistant > Add Integration > Wyoming Protocol > host, --wyoming-port
 
         Errors are JSON ({"error": {"message", "type", "param", "code"}}) naming the problem. A full \
         queue answers 503 with Retry-After. SIGTERM or SIGINT stops accepting, answers what was \
