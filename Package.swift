@@ -16,6 +16,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "DeepSpeech", targets: ["DeepSpeech"]),
+        .library(name: "SpeechServer", targets: ["SpeechServer"]),
         .executable(name: "deepspeech", targets: ["deepspeech"]),
     ],
     dependencies: [
