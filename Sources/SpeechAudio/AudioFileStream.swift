@@ -142,12 +142,24 @@ public final class RawPCMStream: AudioSource {
             pending.append(contentsOf: data)
         }
         let frames = pending.count / frameBytes
-        var out = [Float](repeating: 0, count: frames * channels)
-        for i in 0..<out.count {
-            let value = Int16(bitPattern: UInt16(pending[2 * i]) | UInt16(pending[2 * i + 1]) << 8)
-            out[i] = Float(value) * (1.0 / 32768.0)
-        }
+        let out = Self.samples(pcm16: pending, count: frames * channels)
         pending.removeFirst(frames * frameBytes)   // an odd trailing byte at the very end is dropped
+        return out
+    }
+
+    /// The first `count` little-endian 16-bit samples of `bytes`, scaled by 2⁻¹⁵ as the native
+    /// clients scale them.
+    public static func samples(pcm16 bytes: some RandomAccessCollection<UInt8>, count: Int) -> [Float] {
+        precondition(count >= 0 && 2 * count <= bytes.count, "not enough bytes for \(count) samples")
+        var out = [Float](repeating: 0, count: count)
+        var p = bytes.startIndex
+        for i in 0..<count {
+            let low = bytes[p]
+            p = bytes.index(after: p)
+            let high = bytes[p]
+            p = bytes.index(after: p)
+            out[i] = Float(Int16(bitPattern: UInt16(low) | UInt16(high) << 8)) * (1.0 / 32768.0)
+        }
         return out
     }
 }

@@ -191,9 +191,9 @@ struct HTTPRoutes: Sendable {
 
     func authorize(_ request: Request) throws {
         guard let key = configuration.apiKey else { return }
-        let header = request.headers[.authorization] ?? ""
-        let token = header.lowercased().hasPrefix("bearer ") ? String(header.dropFirst(7)) : ""
-        guard constantTimeEquals(Array(token.utf8), Array(key.utf8)) else { throw ServerError.unauthorized }
+        guard constantTimeEquals(Array((bearerToken(request.headers[.authorization]) ?? "").utf8), Array(key.utf8)) else {
+            throw ServerError.unauthorized
+        }
     }
 
     func errorResponse(_ error: ServerError, style: ErrorStyle) -> Response {
@@ -213,6 +213,12 @@ struct HTTPRoutes: Sendable {
     static func response(_ status: HTTPResponse.Status, _ body: String, type: String) -> Response {
         Response(status: status, headers: [.contentType: type], body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
     }
+}
+
+/// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive).
+func bearerToken(_ header: String?) -> String? {
+    guard let header, header.lowercased().hasPrefix("bearer ") else { return nil }
+    return String(header.dropFirst(7))
 }
 
 /// Compares two secrets in time that depends only on their lengths.

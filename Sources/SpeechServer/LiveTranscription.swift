@@ -42,10 +42,7 @@ final class LiveTranscription: @unchecked Sendable {
             pending.append(contentsOf: bytes)
             let frameBytes = 2 * channels
             let frames = pending.count / frameBytes
-            var samples = [Float](repeating: 0, count: frames * channels)
-            for i in 0..<samples.count {
-                samples[i] = Float(Int16(bitPattern: UInt16(pending[2 * i]) | UInt16(pending[2 * i + 1]) << 8)) * (1.0 / 32768.0)
-            }
+            let samples = RawPCMStream.samples(pcm16: pending, count: frames * channels)
             pending.removeFirst(frames * frameBytes)
             framesIn += frames
             if audioSeconds > service.configuration.maxAudioSeconds {

@@ -35,15 +35,9 @@ public struct MultipartForm: Sendable {
     /// The boundary of a `multipart/form-data; boundary=…` content type, or `nil` when the
     /// type is something else.
     public static func boundary(contentType: String?) -> String? {
-        guard let contentType, contentType.lowercased().hasPrefix("multipart/form-data") else { return nil }
-        for parameter in contentType.split(separator: ";").dropFirst() {
-            let pair = parameter.split(separator: "=", maxSplits: 1)
-            guard pair.count == 2, pair[0].trimmingCharacters(in: .whitespaces).lowercased() == "boundary" else { continue }
-            var value = pair[1].trimmingCharacters(in: .whitespaces)
-            if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 { value = String(value.dropFirst().dropLast()) }
-            return value.isEmpty || value.utf8.count > 200 ? nil : value
-        }
-        return nil
+        guard let contentType, contentType.lowercased().hasPrefix("multipart/form-data"),
+              let value = parameter("boundary", in: contentType) else { return nil }
+        return value.isEmpty || value.utf8.count > 200 ? nil : value
     }
 
     public init(body: [UInt8], boundary: String) throws {

@@ -25,8 +25,7 @@ struct StreamingRoute: Sendable {
         let query = Dictionary((components?.queryItems ?? []).map { ($0.name, $0.value ?? "") }) { a, _ in a }
         var authorized = true
         if let key = service.configuration.apiKey {
-            let header = request.headerFields[.authorization] ?? ""
-            let token = header.lowercased().hasPrefix("bearer ") ? String(header.dropFirst(7)) : (query["api_key"] ?? "")
+            let token = bearerToken(request.headerFields[.authorization]) ?? query["api_key"] ?? ""
             authorized = constantTimeEquals(Array(token.utf8), Array(key.utf8))
         }
         let rate = query["sample_rate"].flatMap { Int($0) } ?? service.model.sampleRate

@@ -40,11 +40,7 @@ final class PCM16BytesSource: AudioSource {
         let frameBytes = 2 * channels
         let frames = min(maxFrames, (bytes.count - offset) / frameBytes)
         guard frames > 0 else { return [] }
-        var out = [Float](repeating: 0, count: frames * channels)
-        for i in 0..<out.count {
-            let p = offset + 2 * i
-            out[i] = Float(Int16(bitPattern: UInt16(bytes[p]) | UInt16(bytes[p + 1]) << 8)) * (1.0 / 32768.0)
-        }
+        let out = RawPCMStream.samples(pcm16: bytes[offset...], count: frames * channels)
         offset += frames * frameBytes
         return out
     }
